@@ -1,0 +1,160 @@
+"""Workspace connections: typed fields, write-only secrets, and a test action."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from starlette.concurrency import run_in_threadpool
+
+from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, require
+from joliba.db.tables import Connection as ConnectionRow
+from joliba.domain.connections import FIELDS
+from joliba.domain.permissions import Action
+from joliba.schemas.common import Page
+from joliba.schemas.connections import (
+    Connection,
+    ConnectionCreate,
+    ConnectionField,
+    ConnectionTest,
+    ConnectionType,
+    ConnectionUpdate,
+)
+from joliba.services import connections
+from joliba.services.platform import Platform
+from joliba.services.workspaces import Access
+
+router = APIRouter(tags=["connections"])
+ReadAccess = Annotated[Access, Depends(require(Action.CONNECTION_READ))]
+WriteAccess = Annotated[Access, Depends(require(Action.CONNECTION_WRITE))]
+
+
+def connection_out(row: ConnectionRow) -> Connection:
+    shown = connections.view(row)
+    return Connection(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        type=row.type,
+        description=row.description,
+        fields=shown.fields,
+        secret_fields=shown.secret_fields,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.get(
+    "/connection-types", response_model=list[ConnectionType], summary="Connection types and fields"
+)
+def connection_types() -> list[ConnectionType]:
+    return [
+        ConnectionType(
+            type=kind.value, fields=[ConnectionField.model_validate(asdict(f)) for f in specs]
+        )
+        for kind, specs in FIELDS.items()
+    ]
+
+
+@router.get("/workspaces/{ws}/connections", response_model=Page[Connection], summary="Connections")
+def list_connections(access: ReadAccess, session: ReadDB, page: Paging) -> Page[Connection]:
+    rows, total = connections.list_for(session, access, page)
+    return Page(
+        items=[connection_out(c) for c in rows],
+        page=page.page,
+        page_size=page.page_size,
+        total=total,
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/connections",
+    status_code=201,
+    response_model=Connection,
+    summary="Create a connection",
+)
+def create_connection(
+    body: ConnectionCreate, access: WriteAccess, session: WriteDB, platform: PlatformDep
+) -> Connection:
+    row = connections.create(
+        session,
+        access,
+        platform.box,
+        type=body.type,
+        name=body.name,
+        slug=body.slug,
+        description=body.description,
+        fields=body.fields,
+        secret_fields=body.secret_fields,
+    )
+    session.commit()
+    return connection_out(row)
+
+
+@router.get(
+    "/workspaces/{ws}/connections/{slug}", response_model=Connection, summary="One connection"
+)
+def get_connection(slug: str, access: ReadAccess, session: ReadDB) -> Connection:
+    return connection_out(connections.get(session, access, slug))
+
+
+@router.patch(
+    "/workspaces/{ws}/connections/{slug}", response_model=Connection, summary="Edit a connection"
+)
+def update_connection(
+    slug: str,
+    body: ConnectionUpdate,
+    access: WriteAccess,
+    session: WriteDB,
+    platform: PlatformDep,
+) -> Connection:
+    row = connections.update(
+        session,
+        access,
+        platform.box,
+        slug,
+        name=body.name,
+        description=body.description,
+        fields=body.fields,
+        secret_fields=body.secret_fields,
+    )
+    session.commit()
+    return connection_out(row)
+
+
+@router.delete(
+    "/workspaces/{ws}/connections/{slug}", status_code=204, summary="Delete a connection"
+)
+def delete_connection(
+    slug: str,
+    access: Annotated[Access, Depends(require(Action.CONNECTION_DELETE))],
+    session: WriteDB,
+) -> Response:
+    connections.delete(session, access, slug)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/workspaces/{ws}/connections/{slug}/test",
+    response_model=ConnectionTest,
+    summary="Test a connection",
+)
+async def test_connection(
+    slug: str,
+    access: Annotated[Access, Depends(require(Action.CONNECTION_TEST, write=False))],
+    session: ReadDB,
+    platform: PlatformDep,
+) -> ConnectionTest:
+    # The remote check can take seconds: no transaction stays open while it runs.
+    request = connections.prepare_test(session, access, platform.box, slug)
+    session.close()
+    result = await run_in_threadpool(platform.checker.check, *request.args())
+    await run_in_threadpool(_record_test, platform, access, slug, result.ok)
+    return ConnectionTest(ok=result.ok, message=result.message)
+
+
+def _record_test(platform: Platform, access: Access, slug: str, ok: bool) -> None:
+    with platform.db.transaction() as session:
+        connections.record_test(session, access, slug, ok=ok)

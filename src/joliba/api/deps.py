@@ -1,0 +1,138 @@
+"""Dependencies shared by the routers: the platform, database sessions, the caller, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy.orm import Session
+
+from joliba.db.tables import ApiToken
+from joliba.domain.errors import Forbidden, Unauthorized
+from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
+from joliba.domain.permissions import READ_ACTIONS, Action
+from joliba.services import sessions, tokens, workspaces
+from joliba.services.actors import Actor
+from joliba.services.crypto import same
+from joliba.services.platform import Platform
+from joliba.services.workspaces import Access
+
+SESSION_COOKIE = "joliba_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def _session(platform: Platform, write: bool) -> Iterator[Session]:
+    # The edge commits; leaving the block without a commit rolls back.
+    with platform.db.session(write=write) as session:
+        yield session
+
+
+def read_session(platform: PlatformDep) -> Iterator[Session]:
+    yield from _session(platform, write=False)
+
+
+def write_session(platform: PlatformDep) -> Iterator[Session]:
+    yield from _session(platform, write=True)
+
+
+ReadDB = Annotated[Session, Depends(read_session)]
+WriteDB = Annotated[Session, Depends(write_session)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def resolve_actor(request: Request, platform: Platform) -> Actor | None:
+    """The caller from a Bearer token or the session cookie, or None when anonymous.
+
+    Usage bookkeeping (token last use, session expiry) happens in its own short write
+    transaction so that read-only requests stay read-only.
+    """
+    header = request.headers.get("authorization")
+    ip = client_ip(request)
+    with platform.db.session(write=False) as session:
+        if header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise Unauthorized("use 'Authorization: Bearer <token>'")
+            token = tokens.resolve(session, value.strip())
+            if token is None:
+                raise Unauthorized("the token is invalid, expired or revoked")
+            if tokens.touch(token):
+                _touch_token(platform, token)
+            return Actor(
+                user=token.user,
+                token_id=token.id,
+                token_workspace_id=token.workspace_id,
+                client_ip=ip,
+                channel="api",
+            )
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        row = sessions.resolve(session, cookie)
+        if row is None:
+            return None
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not same(sent, row.csrf_token):
+                raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
+        request.state.csrf_token = row.csrf_token
+        return Actor(user=row.user, client_ip=ip, channel="web")
+
+
+def _touch_token(platform: Platform, token: ApiToken) -> None:
+    with platform.db.transaction() as session:
+        tokens.record_use(session, token.id, token.last_used_at)
+
+
+def current_actor(request: Request, platform: PlatformDep) -> Actor:
+    actor = resolve_actor(request, platform)
+    if actor is None:
+        raise Unauthorized("sign in or send 'Authorization: Bearer <token>'")
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def require(action: Action, *, write: bool | None = None) -> Callable[..., Access]:
+    """A dependency that loads workspace ``{ws}`` for ``action`` (404 for outsiders).
+
+    It shares the request's session (ReadDB for read actions, WriteDB otherwise, or as
+    ``write`` says), so the handler must declare the same one.
+    """
+    writes = action not in READ_ACTIONS if write is None else write
+
+    def in_read(
+        ws: Annotated[str, Path(description="Workspace slug")], actor: ActorDep, session: ReadDB
+    ) -> Access:
+        return workspaces.authorize(session, actor, ws, action)
+
+    def in_write(
+        ws: Annotated[str, Path(description="Workspace slug")], actor: ActorDep, session: WriteDB
+    ) -> Access:
+        return workspaces.authorize(session, actor, ws, action)
+
+    return in_write if writes else in_read
+
+
+def paging(
+    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
+) -> PageRequest:
+    return PageRequest(page=page, page_size=page_size)
+
+
+Paging = Annotated[PageRequest, Depends(paging)]

@@ -1,0 +1,164 @@
+"""Workspace files: list, streaming upload and download, folders, moves, deletion."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, require
+from joliba.domain.errors import TooLarge
+from joliba.domain.paths import name_of
+from joliba.domain.permissions import Action
+from joliba.schemas.common import Page
+from joliba.schemas.files import FileEntry, FileMove, FileWritten, FolderCreate
+from joliba.services import files
+from joliba.services.platform import Platform
+from joliba.services.workspaces import Access
+
+router = APIRouter(tags=["files"])
+#: Bytes gathered before one write to storage (fewer thread hops, bounded memory).
+WRITE_BUFFER = 1024 * 1024
+
+
+@router.get("/workspaces/{ws}/files", response_model=Page[FileEntry], summary="List a folder")
+def list_files(
+    access: Annotated[Access, Depends(require(Action.FILE_READ))],
+    session: ReadDB,
+    platform: PlatformDep,
+    page: Paging,
+    path: Annotated[str, Query(max_length=1024, description="Folder; empty for the root")] = "",
+) -> Page[FileEntry]:
+    entries = files.list_folder(platform.store, access, path)
+    window = entries[page.offset : page.offset + page.limit]
+    return Page(
+        items=[FileEntry.model_validate(e) for e in window],
+        page=page.page,
+        page_size=page.page_size,
+        total=len(entries),
+    )
+
+
+def content_disposition(path: str) -> str:
+    name = name_of(path)
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+@router.get(
+    "/workspaces/{ws}/files/{path:path}",
+    response_class=StreamingResponse,
+    summary="Download a file",
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_file(
+    path: str,
+    access: Annotated[Access, Depends(require(Action.FILE_READ, write=True))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> StreamingResponse:
+    download = files.download(session, platform.store, access, path)
+    session.commit()
+    media = mimetypes.guess_type(download.path)[0] or "application/octet-stream"
+    return StreamingResponse(
+        download.chunks,
+        media_type=media,
+        headers={
+            "Content-Length": str(download.size),
+            "Content-Disposition": content_disposition(download.path),
+        },
+    )
+
+
+@router.put(
+    "/workspaces/{ws}/files/{path:path}",
+    status_code=201,
+    response_model=FileWritten,
+    summary="Upload a file (the raw request body, streamed)",
+)
+async def upload_file(
+    request: Request,
+    response: Response,
+    path: str,
+    access: Annotated[Access, Depends(require(Action.FILE_WRITE, write=False))],
+    session: ReadDB,
+    platform: PlatformDep,
+    overwrite: Annotated[bool, Query(description="Replace an existing file")] = False,
+) -> FileWritten:
+    # Authorised in a read session that ends here: no transaction stays open while the body
+    # streams in (on SQLite a write transaction would block every other writer meanwhile).
+    session.close()
+    limit = platform.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if limit and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the file is larger than the limit of {limit} bytes")
+    target = await run_in_threadpool(
+        files.UploadTarget, platform.store, access, path, overwrite=overwrite
+    )
+    upload = await run_in_threadpool(target.begin)
+    try:
+        buffer = bytearray()
+        async for chunk in request.stream():
+            buffer.extend(chunk)
+            if len(buffer) >= WRITE_BUFFER:
+                await run_in_threadpool(upload.write, bytes(buffer))
+                buffer.clear()
+                files.check_size(upload, limit)
+        if buffer:
+            await run_in_threadpool(upload.write, bytes(buffer))
+            files.check_size(upload, limit)
+        await run_in_threadpool(upload.commit)
+    except BaseException:
+        await run_in_threadpool(upload.abort)
+        raise
+    await run_in_threadpool(_record_upload, platform, target, upload.size)
+    if target.replaced:
+        response.status_code = 200
+    return FileWritten(path=target.path, size=upload.size, replaced=target.replaced)
+
+
+def _record_upload(platform: Platform, target: files.UploadTarget, size: int) -> None:
+    with platform.db.transaction() as session:
+        files.record_upload(session, target, size)
+
+
+@router.delete(
+    "/workspaces/{ws}/files/{path:path}", status_code=204, summary="Delete a file or folder"
+)
+def delete_file(
+    path: str,
+    access: Annotated[Access, Depends(require(Action.FILE_DELETE))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> Response:
+    files.delete(session, platform.store, access, path)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/workspaces/{ws}/folders", status_code=201, response_model=FileEntry, summary="New folder"
+)
+def create_folder(
+    body: FolderCreate,
+    access: Annotated[Access, Depends(require(Action.FILE_WRITE))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> FileEntry:
+    path = files.make_folder(platform.store, access, body.path)
+    return FileEntry(path=path, name=name_of(path), type="folder", size=None, modified=None)
+
+
+@router.post("/workspaces/{ws}/file-moves", response_model=FileEntry, summary="Move or rename")
+def move_file(
+    body: FileMove,
+    access: Annotated[Access, Depends(require(Action.FILE_WRITE))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> FileEntry:
+    kind, path = files.move(platform.store, access, body.source, body.destination)
+    return FileEntry(path=path, name=name_of(path), type=kind, size=None, modified=None)

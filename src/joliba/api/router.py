@@ -1,0 +1,34 @@
+"""The /api/v1 application: every router, the error shape and the OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from joliba.api import audit, connections, errors, files, health, me, members, users, workspaces
+
+ROUTERS = (
+    health.router,
+    me.router,
+    users.router,
+    workspaces.router,
+    members.router,
+    files.router,
+    connections.router,
+    audit.router,
+)
+
+
+def create_api(version: str) -> FastAPI:
+    api = FastAPI(
+        title="Joliba API",
+        version=version,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        description="Authenticate with `Authorization: Bearer <token>` "
+        "(create tokens on your account page or with `joliba tokens create`).",
+    )
+    for router in ROUTERS:
+        api.include_router(router)
+    errors.install(api)
+    return api

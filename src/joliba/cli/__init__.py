@@ -1,0 +1,1 @@
+"""The ``joliba`` command (Typer), one module per noun."""

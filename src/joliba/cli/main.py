@@ -1,0 +1,31 @@
+"""The ``joliba`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from joliba import __version__
+from joliba.cli import demo, server, tokens, users, workspaces
+
+app = typer.Typer(
+    name="joliba",
+    help="Joliba: open data integration for public health.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("serve")(server.serve)
+app.command("demo")(demo.demo)
+app.add_typer(server.db_app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(workspaces.app, name="workspaces")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,47 @@
+"""joliba serve, joliba db …"""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from joliba.cli.common import open_platform
+from joliba.db.migrate import current_revision, head_revision, upgrade
+
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """Run the web pages and the API (migrating the database first)."""
+    from joliba.app import create_app
+
+    platform = open_platform()
+    settings = platform.settings
+    typer.echo(f"Joliba on http://{host}:{port} (data in {settings.home})")
+    uvicorn.run(
+        create_app(platform=platform),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    platform = open_platform()
+    upgrade(platform.db.engine)
+    typer.echo(f"database at revision {current_revision(platform.db.engine)}")
+    platform.close()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the newest one this version knows."""
+    platform = open_platform(migrate=False)
+    typer.echo(f"current {current_revision(platform.db.engine)} · head {head_revision()}")
+    platform.close()

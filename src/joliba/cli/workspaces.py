@@ -1,0 +1,99 @@
+"""joliba workspaces …"""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import func, select
+
+from joliba.cli.common import JsonOption, print_rows, transaction
+from joliba.db.tables import Membership, Workspace
+from joliba.domain.paging import PageRequest
+from joliba.services import members, users, workspaces
+
+app = typer.Typer(help="Manage workspaces (run on the server).", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Display name, e.g. 'Malaria programme'."),
+    admin: str = typer.Option(..., "--admin", help="Email of the user who becomes its admin."),
+    slug: str | None = typer.Option(None, "--slug", help="URL name (default: from the name)."),
+    description: str = typer.Option("", "--description"),
+    time_zone: str = typer.Option("UTC", "--time-zone", help="IANA name, e.g. Africa/Niamey."),
+) -> None:
+    """Create a workspace with ADMIN as its first admin."""
+    with transaction() as (_platform, session):
+        owner = users.get_by_email(session, admin)
+        if owner is None:
+            raise typer.BadParameter(f"no user with email {admin}", param_hint="--admin")
+        workspace = workspaces.create(
+            session,
+            None,
+            name=name,
+            slug=slug,
+            description=description,
+            time_zone=time_zone,
+            admin=owner,
+        )
+        typer.echo(f"created workspace {workspace.slug} (admin {owner.email})")
+
+
+@app.command("list")
+def list_workspaces(as_json: bool = JsonOption) -> None:
+    """List every workspace with its number of members."""
+    with transaction() as (_platform, session):
+        counts = dict(
+            session.execute(
+                select(Membership.workspace_id, func.count()).group_by(Membership.workspace_id)
+            ).all()
+        )
+        rows = session.scalars(select(Workspace).order_by(Workspace.slug)).all()
+        print_rows(
+            [
+                {
+                    "slug": w.slug,
+                    "name": w.name,
+                    "time_zone": w.time_zone,
+                    "archived": w.archived,
+                    "members": counts.get(w.id, 0),
+                }
+                for w in rows
+            ],
+            ["slug", "name", "time_zone", "archived", "members"],
+            as_json=as_json,
+        )
+
+
+@app.command("members")
+def members_command(
+    slug: str = typer.Argument(..., help="Workspace slug."),
+    add: str | None = typer.Option(None, "--add", help="Add the user with this email."),
+    role: str = typer.Option("viewer", "--role", help="Role for --add: admin, editor, viewer."),
+    remove: str | None = typer.Option(None, "--remove", help="Remove the user with this email."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List a workspace's members, or add or remove one."""
+    with transaction() as (_platform, session):
+        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+        if workspace is None:
+            raise typer.BadParameter(f"no workspace '{slug}'", param_hint="SLUG")
+        if add:
+            user = users.get_by_email(session, add)
+            if user is None:
+                raise typer.BadParameter(f"no user with email {add}", param_hint="--add")
+            members.add(session, None, workspace, user, members.parse_role(role))
+            typer.echo(f"added {user.email} as {role}")
+        if remove:
+            user = users.get_by_email(session, remove)
+            if user is None:
+                raise typer.BadParameter(f"no user with email {remove}", param_hint="--remove")
+            members.remove_user(session, workspace, user)
+            typer.echo(f"removed {user.email}")
+        if add or remove:
+            return
+        rows, _total = members.list_members(session, workspace, PageRequest(1, 10_000))
+        print_rows(
+            [{"email": m.user.email, "name": m.user.name, "role": m.role} for m in rows],
+            ["email", "name", "role"],
+            as_json=as_json,
+        )

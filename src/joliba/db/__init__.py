@@ -1,0 +1,1 @@
+"""Metadata database: tables, engine (SQLite pragmas, PostgreSQL) and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Pydantic wire models of the REST API, one module per resource."""

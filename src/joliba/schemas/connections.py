@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from joliba.schemas.common import Input, Model
+
+FieldValue = str | int | bool | None
+
+
+class Connection(Model):
+    id: uuid.UUID
+    slug: str
+    name: str
+    type: str
+    description: str
+    fields: dict[str, str] = Field(description="Secret fields that hold a value show ********")
+    secret_fields: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionCreate(Input):
+    type: str = Field(description="dhis2, postgresql, s3 or custom")
+    name: str = Field(min_length=1, max_length=200)
+    slug: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", max_length=10_000)
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    secret_fields: list[str] | None = Field(
+        default=None, description="custom connections: the keys whose values are secret"
+    )
+
+
+class ConnectionUpdate(Input):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    fields: dict[str, FieldValue] | None = Field(
+        default=None, description="Merged into the stored values; ******** keeps a secret"
+    )
+    secret_fields: list[str] | None = None
+
+
+class ConnectionTest(Model):
+    ok: bool
+    message: str
+
+
+class ConnectionField(Model):
+    name: str
+    label: str
+    secret: bool
+    required: bool
+    kind: str
+    help: str
+
+
+class ConnectionType(Model):
+    type: str
+    fields: list[ConnectionField] = Field(description="Empty for custom: any keys")

@@ -1,0 +1,97 @@
+"""The audit log: append-only entries of who did what, where, and from which address."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from joliba.db.tables import AuditEntry, Workspace
+from joliba.domain.paging import PageRequest
+from joliba.services.actors import Actor
+
+# Keys that may never be written into an entry's details, whatever a caller passes.
+_FORBIDDEN_KEYS = {"password", "token", "secret", "secret_access_key", "secrets"}
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor: Actor | None = None,
+    workspace: Workspace | None = None,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+    email: str = "",
+    client_ip: str = "",
+) -> AuditEntry:
+    clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN_KEYS}
+    entry = AuditEntry(
+        action=action,
+        actor_id=actor.user.id if actor else None,
+        actor_email=actor.user.email if actor else email,
+        token_id=actor.token_id if actor else None,
+        workspace_id=workspace.id if workspace else None,
+        target=target[:1024],
+        client_ip=(actor.client_ip if actor else client_ip)[:64],
+        details=clean,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_for_workspace(
+    session: Session,
+    workspace: Workspace,
+    page: PageRequest,
+    *,
+    action: str | None = None,
+) -> tuple[Sequence[AuditEntry], int]:
+    query = select(AuditEntry).where(AuditEntry.workspace_id == workspace.id)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(AuditEntry.at.desc(), AuditEntry.id).offset(page.offset).limit(page.limit)
+    ).all()
+    return rows, total
+
+
+def count_since(
+    session: Session,
+    action: str,
+    since: datetime,
+    *,
+    target: str | None = None,
+    client_ip: str | None = None,
+) -> tuple[int, datetime | None]:
+    """How many ``action`` entries since ``since`` (for a target or address), and the oldest."""
+    query = select(func.count(), func.min(AuditEntry.at)).where(
+        AuditEntry.action == action, AuditEntry.at > since
+    )
+    if target is not None:
+        query = query.where(AuditEntry.target == target)
+    if client_ip is not None:
+        query = query.where(AuditEntry.client_ip == client_ip)
+    count, oldest = session.execute(query).one()
+    return int(count), _aware(oldest)
+
+
+def last_at(session: Session, action: str, *, target: str) -> datetime | None:
+    value = session.scalar(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.action == action, AuditEntry.target == target
+        )
+    )
+    return _aware(value)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Aggregates keep the column type on PostgreSQL; SQLite may hand back a naive value.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

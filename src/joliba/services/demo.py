@@ -1,0 +1,89 @@
+"""Demo content: an admin, a workspace and a sample file. Later features add their parts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from joliba.db.tables import Workspace
+from joliba.services import users, workspaces
+from joliba.services.platform import Platform
+
+ADMIN_EMAIL = "admin@example.org"
+WORKSPACE_SLUG = "demo"
+SAMPLE_PATH = "data/malaria_confirmed_cases_2025.csv"
+# Sierra Leone's districts, as in the DHIS2 demo database.
+_DISTRICTS = (
+    "Bo",
+    "Bombali",
+    "Bonthe",
+    "Kailahun",
+    "Kambia",
+    "Kenema",
+    "Koinadugu",
+    "Kono",
+    "Moyamba",
+    "Port Loko",
+    "Pujehun",
+    "Tonkolili",
+    "Western Area",
+)
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    email: str
+    password: str
+    workspace: str
+
+
+def sample_csv(seed: int = 2025) -> bytes:
+    """Monthly confirmed malaria cases per district: made up, but shaped like the real thing."""
+    rng = random.Random(seed)  # noqa: S311 (sample data, not security)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["district", "period", "confirmed_cases", "tested"])
+    for district in _DISTRICTS:
+        base = rng.randint(800, 4000)
+        for month in range(1, 13):
+            season = 1.6 if 6 <= month <= 10 else 1.0
+            cases = int(base * season * rng.uniform(0.8, 1.2))
+            writer.writerow(
+                [district, f"2025{month:02d}", cases, int(cases * rng.uniform(1.6, 2.4))]
+            )
+    return out.getvalue().encode()
+
+
+def seed(session: Session, platform: Platform) -> DemoSeed:
+    """Create or refresh the demo: the admin's password is new on every call."""
+    password = secrets.token_urlsafe(12)
+    admin = users.get_by_email(session, ADMIN_EMAIL)
+    if admin is None:
+        admin = users.create_user(
+            session, email=ADMIN_EMAIL, password=password, name="Demo admin", superuser=True
+        )
+    else:
+        users.set_password(session, admin, password)
+    workspace = session.scalar(select(Workspace).where(Workspace.slug == WORKSPACE_SLUG))
+    if workspace is None:
+        workspace = workspaces.create(
+            session,
+            None,
+            name="Demo: malaria programme",
+            slug=WORKSPACE_SLUG,
+            description="Sample workspace created by `joliba demo`.",
+            time_zone="Africa/Freetown",
+            admin=admin,
+        )
+    files = platform.store.workspace_files(workspace.id)
+    if files.kind(SAMPLE_PATH) is None:
+        upload = files.begin_upload(SAMPLE_PATH)
+        upload.write(sample_csv())
+        upload.commit()
+    return DemoSeed(email=ADMIN_EMAIL, password=password, workspace=WORKSPACE_SLUG)

@@ -1,0 +1,139 @@
+"""Settings read from the environment (prefix ``JOLIBA_``).
+
+Nothing here touches the disk at import time: ``Settings()`` only reads the environment, and
+``prepare_home()`` is what creates the data folder and the secret key, called by the edges
+(``joliba serve``, the CLI commands, tests) when they start.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+class Settings(BaseSettings):
+    """Every setting Joliba reads; each is documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="JOLIBA_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.joliba"),
+        description="Data folder: SQLite database, local file storage and the secret key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Metadata database URL (sqlite:///… or postgresql://…). "
+        "Default: SQLite file joliba.db in HOME.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Where workspace files live: a local folder or s3://bucket/prefix. "
+        "Default: the folder storage/ in HOME.",
+    )
+    storage_options: dict[str, object] = Field(
+        default_factory=dict,
+        description="JSON object passed to the fsspec file system, for example "
+        '{"endpoint_url": "http://minio:9000", "key": "…", "secret": "…"} for S3.',
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs sessions and encrypts connection secrets. "
+        "Default: generated on first start into HOME/secret_key (mode 0600).",
+    )
+    workspace_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL admin URL for workspace databases (used by later features). "
+        "Default: one SQLite file per workspace.",
+    )
+    executor: Literal["process", "celery"] = Field(
+        default="process", description="How pipeline runs are executed (used by later features)."
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker URL when EXECUTOR is celery."
+    )
+    smtp_url: str | None = Field(
+        default=None, description="SMTP server for emails, smtp://user:password@host:port."
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public address of this server, used in links (invitations) and to decide "
+        "whether cookies are marked Secure (https).",
+    )
+    session_days: int = Field(
+        default=14, ge=1, description="How long a browser session lasts without activity (days)."
+    )
+    invitation_days: int = Field(
+        default=7, ge=1, description="How long an invitation link stays valid (days)."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins allowed per email (and 4x that per client address) in "
+        "LOGIN_WINDOW_MINUTES before sign-in is refused with 429.",
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, description="Window over which failed sign-ins are counted (minutes)."
+    )
+    max_upload_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Largest file upload accepted, in bytes; 0 means no limit.",
+    )
+    max_json_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest JSON or form request body, in bytes."
+    )
+    log_level: str = Field(default="INFO", description="Server log level.")
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'joliba.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str(self.home / "storage")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def secret_key_value(self) -> str:
+        """The secret key; ``prepare_home`` must have run when none was given."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.home / SECRET_KEY_FILE
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"No secret key: set JOLIBA_SECRET_KEY or run a joliba command that "
+                f"prepares {self.home}"
+            ) from None
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the data folder and, when no key is configured, the secret key file (0600)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if settings.secret_key is not None:
+        return
+    path = settings.home / SECRET_KEY_FILE
+    if path.exists():
+        return
+    # O_EXCL so two processes starting together cannot write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))

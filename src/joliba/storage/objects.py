@@ -1,0 +1,41 @@
+"""The object store: one fsspec file system and a root under which everything lives."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from joliba.storage.files import WorkspaceFiles
+
+
+class ObjectStore:
+    """``url`` is a local folder (or file://…) or s3://bucket[/prefix]; ``options`` go to fsspec."""
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        opts = dict(options or {})
+        if url.startswith("s3://"):
+            # Several servers may share a bucket: never answer from a stale listing cache.
+            opts.setdefault("use_listings_cache", False)
+            opts.setdefault("skip_instance_cache", True)
+        fs, root = fsspec.core.url_to_fs(url, **opts)
+        self.url = url
+        self.fs = fs
+        self.root = str(root).rstrip("/")
+        self.is_local = isinstance(fs, LocalFileSystem)
+        if self.is_local:
+            fs.makedirs(self.root, exist_ok=True)
+
+    def workspace_files(self, workspace_id: uuid.UUID) -> WorkspaceFiles:
+        return WorkspaceFiles(
+            self.fs,
+            f"{self.root}/workspaces/{workspace_id}/files",
+            is_local=self.is_local,
+            tmp_root=f"{self.root}/.tmp",
+        )
+
+    def check(self) -> None:
+        """Fail early, with the store's own message, when the root cannot be reached."""
+        self.fs.ls(self.root.split("/", 1)[0] if not self.is_local else self.root)

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2 + HTMX). Pages call services directly; each has an API twin."""

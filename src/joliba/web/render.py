@@ -1,0 +1,66 @@
+"""Templates, the page context every template gets, and flash messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from joliba import __version__
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _local_time(value: datetime | None, zone: str = "UTC") -> str:
+    if value is None:
+        return ""
+    try:
+        tz = ZoneInfo(zone)
+    except Exception:
+        tz = ZoneInfo("UTC")
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+TEMPLATES.env.filters["local_time"] = _local_time
+TEMPLATES.env.filters["filesize"] = _size
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "request": request,
+        "version": __version__,
+        "user": getattr(request.state, "user", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "flash": request.query_params.get("flash", ""),
+    }
+    ctx.update(context or {})
+    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status)
+    if getattr(request.state, "new_csrf_cookie", False):
+        # Anonymous forms compare their hidden token with this cookie (double submit).
+        response.set_cookie(
+            "joliba_csrf",
+            request.state.csrf_token,
+            httponly=True,
+            samesite="lax",
+            secure=request.app.state.platform.settings.secure_cookies,
+            max_age=60 * 60 * 24,
+        )
+    return response

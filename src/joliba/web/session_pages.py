@@ -1,0 +1,93 @@
+"""Sign-in and sign-out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from joliba.api.deps import SESSION_COOKIE, PlatformDep, client_ip
+from joliba.domain.errors import TooManyRequests
+from joliba.services import audit, sessions, users
+from joliba.web.auth import MaybeActor, csrf_protect, safe_next
+from joliba.web.render import render
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+
+@router.get("/")
+def home(actor: MaybeActor) -> RedirectResponse:
+    return RedirectResponse("/workspaces" if actor else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, actor: MaybeActor, next: str = "/") -> Response:
+    if actor is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": safe_next(next), "email": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    platform: PlatformDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    settings = platform.settings
+    error = ""
+    status = 401
+    user = None
+    try:
+        with platform.db.transaction() as session:
+            user = users.authenticate(
+                session,
+                email=email,
+                password=password,
+                client_ip=client_ip(request),
+                max_failures=settings.login_max_failures,
+                window=timedelta(minutes=settings.login_window_minutes),
+            )
+            if user is not None:
+                started = sessions.start(
+                    session, user, lifetime=timedelta(days=settings.session_days)
+                )
+    except TooManyRequests as exc:
+        error, status = exc.message, 429
+    if user is None or error:
+        return render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(next),
+                "email": email,
+                "error": error or "Incorrect email or password.",
+            },
+            status=status,
+        )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.cookie_value,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.session_days * 86400,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, platform: PlatformDep, actor: MaybeActor) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with platform.db.transaction() as session:
+            sessions.end(session, cookie)
+            if actor is not None:
+                audit.record(session, "auth.logout", actor=actor, target=actor.user.email)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

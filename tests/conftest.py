@@ -1,0 +1,206 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, a real HTTP server on 127.0.0.1.
+
+Tests that touch the metadata database take the ``platform`` or ``server`` fixture, which is
+parametrised over both backends. PostgreSQL tests skip when no server answers on
+127.0.0.1:5432, except under CI=true where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from joliba.app import create_app
+from joliba.db.migrate import upgrade
+from joliba.domain.permissions import Role
+from joliba.services import members, tokens, users, workspaces
+from joliba.services.actors import Actor
+from joliba.services.platform import Platform
+from joliba.settings import Settings, prepare_home
+
+CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("JOLIBA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    if reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if CI:
+        pytest.fail(message + " (CI=true: services must be up)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"joliba_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    settings = Settings(home=home, database_url=database_url, **overrides)
+    prepare_home(settings)
+    return settings
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def platform(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Platform]:
+    """One migrated platform per backend for the whole session (tests use unique names)."""
+    home = tmp_path_factory.mktemp(f"home-{backend}")
+    url = request.getfixturevalue("postgres_database") if backend == "postgresql" else None
+    settings = make_settings(home, url, login_max_failures=5)
+    platform = Platform.from_settings(settings)
+    upgrade(platform.db.engine)
+    yield platform
+    platform.close()
+
+
+class LiveServer:
+    """uvicorn serving an app on a free port of 127.0.0.1, in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(platform: Platform) -> Iterator[LiveServer]:
+    app = create_app(platform=platform)
+    with LiveServer(app) as live:
+        yield live
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Person:
+    """A user with an API token and an httpx client for the API (and one for pages)."""
+
+    email: str
+    password: str
+    token: str
+    api: httpx.Client
+    user_id: uuid.UUID
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class World:
+    """Factory of users, workspaces and tokens on one backend, through the services."""
+
+    def __init__(self, platform: Platform, server: LiveServer) -> None:
+        self.platform = platform
+        self.server = server
+        self.clients: list[httpx.Client] = []
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client(base_url=f"{self.server.url}/api/v1", headers=headers, timeout=30)
+        self.clients.append(client)
+        return client
+
+    def person(self, *, superuser: bool = False, workspace_token: str | None = None) -> Person:
+        email = f"{unique('u')}@example.org"
+        with self.platform.db.transaction() as session:
+            user = users.create_user(
+                session, email=email, password=PASSWORD, superuser=superuser
+            )
+            created = tokens.create(
+                session, Actor(user=user), name="test", workspace_slug=workspace_token
+            )
+            user_id = user.id
+        return Person(email, PASSWORD, created.secret, self.client(created.secret), user_id)
+
+    def workspace(self, admin: Person, slug: str | None = None) -> str:
+        slug = slug or unique("ws-")
+        with self.platform.db.transaction() as session:
+            owner = users.get_by_email(session, admin.email)
+            assert owner is not None
+            workspaces.create(session, None, name=f"Workspace {slug}", slug=slug, admin=owner)
+        return slug
+
+    def add_member(self, slug: str, person: Person, role: Role) -> None:
+        from sqlalchemy import select
+
+        from joliba.db.tables import Workspace
+
+        with self.platform.db.transaction() as session:
+            ws = session.scalar(select(Workspace).where(Workspace.slug == slug))
+            user = users.get_by_email(session, person.email)
+            assert ws is not None and user is not None
+            members.add(session, None, ws, user, role)
+
+    def token_for(self, person: Person, workspace: str | None) -> str:
+        with self.platform.db.transaction() as session:
+            user = users.get_by_email(session, person.email)
+            assert user is not None
+            return tokens.create(
+                session, Actor(user=user), name="scoped", workspace_slug=workspace
+            ).secret
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+@pytest.fixture
+def world(platform: Platform, server: LiveServer) -> Iterator[World]:
+    w = World(platform, server)
+    yield w
+    w.close()

@@ -31,7 +31,9 @@ from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
 
 CI = os.environ.get("CI", "").lower() == "true"
-PG_ADMIN_URL = os.environ.get("JOLIBA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "JOLIBA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 PASSWORD = "correct horse battery"
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -58,8 +60,10 @@ def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     need_service("PostgreSQL", "127.0.0.1", 5432)
     name = f"joliba_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -158,9 +162,7 @@ class World:
     def person(self, *, superuser: bool = False, workspace_token: str | None = None) -> Person:
         email = f"{unique('u')}@example.org"
         with self.platform.db.transaction() as session:
-            user = users.create_user(
-                session, email=email, password=PASSWORD, superuser=superuser
-            )
+            user = users.create_user(session, email=email, password=PASSWORD, superuser=superuser)
             created = tokens.create(
                 session, Actor(user=user), name="test", workspace_slug=workspace_token
             )
@@ -194,6 +196,13 @@ class World:
                 session, Actor(user=user), name="scoped", workspace_slug=workspace
             ).secret
 
+    def token_id_for(self, person: Person) -> str:
+        """Create a token for ``person`` and return its id (for revocation tests)."""
+        with self.platform.db.transaction() as session:
+            user = users.get_by_email(session, person.email)
+            assert user is not None
+            return str(tokens.create(session, Actor(user=user), name="extra").token.id)
+
     def close(self) -> None:
         for client in self.clients:
             client.close()
@@ -202,5 +211,81 @@ class World:
 @pytest.fixture
 def world(platform: Platform, server: LiveServer) -> Iterator[World]:
     w = World(platform, server)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto's server mode) on 127.0.0.1."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_options(endpoint: str) -> dict[str, Any]:
+    return {
+        "endpoint_url": endpoint,
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    import botocore.session
+
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+
+
+@pytest.fixture(scope="session")
+def s3_platform(
+    platform: Platform, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    """The same database as ``platform``, with workspace files in an S3 bucket."""
+    bucket = unique("bucket-")
+    make_bucket(s3_endpoint, bucket)
+    settings = make_settings(
+        tmp_path_factory.mktemp("home-s3"),
+        platform.settings.database_url,
+        storage_url=f"s3://{bucket}/joliba",
+        storage_options=s3_options(s3_endpoint),
+        secret_key=platform.settings.secret_key_value(),
+    )
+    if platform.settings.database_url is None:
+        settings = settings.model_copy(
+            update={"database_url": platform.settings.resolved_database_url}
+        )
+    s3 = Platform.from_settings(settings)
+    yield s3
+    s3.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(s3_platform: Platform) -> Iterator[LiveServer]:
+    with LiveServer(create_app(platform=s3_platform)) as live:
+        yield live
+
+
+@pytest.fixture(params=["local", "s3"])
+def files_world(
+    request: pytest.FixtureRequest, platform: Platform, server: LiveServer
+) -> Iterator[World]:
+    """A world whose workspace files live on the local disk, then in S3."""
+    if request.param == "local":
+        w = World(platform, server)
+    else:
+        w = World(request.getfixturevalue("s3_platform"), request.getfixturevalue("s3_server"))
     yield w
     w.close()

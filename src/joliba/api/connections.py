@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, require
+from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, require
 from joliba.db.tables import Connection as ConnectionRow
 from joliba.domain.connections import FIELDS
 from joliba.domain.permissions import Action
@@ -48,7 +48,7 @@ def connection_out(row: ConnectionRow) -> Connection:
 @router.get(
     "/connection-types", response_model=list[ConnectionType], summary="Connection types and fields"
 )
-def connection_types() -> list[ConnectionType]:
+def connection_types(actor: ActorDep) -> list[ConnectionType]:
     return [
         ConnectionType(
             type=kind.value, fields=[ConnectionField.model_validate(asdict(f)) for f in specs]

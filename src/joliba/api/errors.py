@@ -109,6 +109,13 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
             return respond(request, 400, "bad_json", "the request body is not valid JSON")
+        if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+            return respond(
+                request,
+                400,
+                "bad_json",
+                "the request body must be a JSON object (Content-Type: application/json)",
+            )
         details = [
             {"field": _field_of(e), "message": str(e.get("msg", "")), "type": e.get("type")}
             for e in errors

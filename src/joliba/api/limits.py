@@ -30,37 +30,25 @@ class BodyLimit:
         refused = False
 
         async def limited() -> Message:
+            # Past the limit, answer 413 at once and tell the app the client went away, so
+            # it stops reading; whatever it tries to send afterwards is dropped.
             nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     refused = True
-                    raise _BodyTooLarge
+                    await _too_large(send, self.max_bytes)
+                    return {"type": "http.disconnect"}
             return message
 
-        started = False
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _too_large(send, self.max_bytes)
-        except Exception:
-            if refused and not started:
-                await _too_large(send, self.max_bytes)
-                return
-            raise
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, limited, guarded_send)
 
 
 async def _too_large(send: Send, limit: int) -> None:

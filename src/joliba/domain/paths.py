@@ -18,6 +18,8 @@ def clean_path(raw: str, *, field: str = "path", allow_root: bool = False) -> st
     """
     if raw is None or not isinstance(raw, str):
         raise Invalid(f"{field}: a path is required", details={"field": field})
+    if raw.startswith(("/", "~")):
+        raise Invalid(f"{field}: absolute paths are not allowed", details={"field": field})
     path = raw.strip()
     if path.endswith("/"):
         path = path.rstrip("/")
@@ -32,8 +34,6 @@ def clean_path(raw: str, *, field: str = "path", allow_root: bool = False) -> st
 
 
 def _refusal(raw: str, path: str) -> str | None:
-    if raw.startswith("/") or raw.startswith("~"):
-        return "absolute paths are not allowed"
     if "\\" in path:
         return "backslashes are not allowed"
     if any(ord(c) < 32 or ord(c) == 127 for c in path):

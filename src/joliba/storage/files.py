@@ -62,6 +62,8 @@ class Upload:
         discard = getattr(self._file, "discard", None)
         if discard is not None:
             discard()  # aborts the S3 multipart upload; closing would complete it
+        # Mark it closed so that garbage collection does not try to finish the upload.
+        self._file.closed = True  # type: ignore[misc]
 
 
 class WorkspaceFiles:

@@ -1,0 +1,344 @@
+"""Walk every API endpoint as every kind of caller and check each answer against the policy.
+
+Callers: anonymous, outsider (admin of another workspace), viewer, editor, admin, superuser
+(member of nothing), a token restricted to the workspace, and a token restricted to another
+workspace held by someone who is admin of both. A new endpoint fails this test until it is
+described in ENDPOINTS, so nothing escapes the walk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from joliba.api.router import create_api
+from joliba.db.tables import Workspace
+from joliba.domain.permissions import POLICY, Action, Role
+from joliba.services import invitations, users, workspaces
+from joliba.services.actors import Actor
+from tests.conftest import PASSWORD, Person, World, unique
+
+ANONYMOUS, USER, SUPERUSER, UNRESTRICTED = "anonymous", "user", "superuser", "unrestricted"
+
+
+@dataclass
+class Ctx:
+    world: World
+    ws: str
+    admin: Person
+
+
+Request = dict[str, Any]
+Prepare = Callable[[Ctx, "Caller"], Request]
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    #: An Action for workspace endpoints, else ANONYMOUS, USER (any signed-in caller),
+    #: UNRESTRICTED (signed in, not with a workspace-restricted token) or SUPERUSER.
+    rule: Action | str
+    prepare: Prepare = lambda ctx, caller: {}
+
+
+@dataclass
+class Caller:
+    name: str
+    client: httpx.Client
+    person: Person | None
+    role: Role | None = None
+    superuser: bool = False
+    #: "same": token restricted to the walked workspace; "other": to another workspace.
+    restricted: str | None = None
+
+
+def _file(ctx: Ctx, caller: Caller) -> Request:
+    name = unique("f") + ".txt"
+    r = ctx.admin.api.put(f"/workspaces/{ctx.ws}/files/{name}", content=b"hello")
+    assert r.status_code == 201, r.text
+    return {"params": {"path": name}}
+
+
+def _connection(ctx: Ctx, caller: Caller) -> Request:
+    slug = unique("c")
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/connections",
+        json={"type": "custom", "name": slug, "slug": slug, "fields": {"k": "v"}},
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"slug": slug}}
+
+
+def _member(ctx: Ctx, caller: Caller) -> Request:
+    person = ctx.world.person()
+    ctx.world.add_member(ctx.ws, person, Role.VIEWER)
+    return {"params": {"user_id": str(person.user_id)}}
+
+
+def _invitation(ctx: Ctx, caller: Caller) -> Request:
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/invitations", json={"email": f"{unique()}@example.org"}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"invitation_id": r.json()["id"]}}
+
+
+def _own_token(ctx: Ctx, caller: Caller) -> Request:
+    if caller.person is None:
+        return {"params": {"token_id": str(uuid.uuid4())}}
+    token_id = ctx.world.token_id_for(caller.person)
+    return {"params": {"token_id": token_id}}
+
+
+def _invitation_for_caller(ctx: Ctx, caller: Caller) -> Request:
+    """An invitation to a fresh workspace, addressed to the caller."""
+    email = caller.person.email if caller.person else f"{unique()}@example.org"
+    platform = ctx.world.platform
+    inviter = ctx.world.person()
+    with platform.db.transaction() as session:
+        admin = users.get_by_email(session, inviter.email)
+        assert admin is not None
+        ws = workspaces.create(session, None, name=unique("inv"), admin=admin)
+        access = workspaces.authorize(session, Actor(user=admin), ws.slug, Action.MEMBER_MANAGE)
+        created = invitations.create(
+            session, access, email=email, role=Role.VIEWER, lifetime=timedelta(days=1)
+        )
+    return {"json": {"token": created.secret}}
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/health", ANONYMOUS),
+    Endpoint("GET", "/me", USER),
+    Endpoint(
+        "POST",
+        "/me/password",
+        USER,
+        lambda ctx, c: {"json": {"current_password": PASSWORD, "new_password": PASSWORD}},
+    ),
+    Endpoint("GET", "/me/tokens", USER),
+    Endpoint("POST", "/me/tokens", UNRESTRICTED, lambda ctx, c: {"json": {"name": "walk"}}),
+    Endpoint("DELETE", "/me/tokens/{token_id}", UNRESTRICTED, _own_token),
+    Endpoint("GET", "/users", SUPERUSER),
+    Endpoint(
+        "POST",
+        "/users",
+        SUPERUSER,
+        lambda ctx, c: {"json": {"email": f"{unique()}@example.org", "password": PASSWORD}},
+    ),
+    Endpoint("GET", "/workspaces", USER),
+    Endpoint("POST", "/workspaces", SUPERUSER, lambda ctx, c: {"json": {"name": unique("w")}}),
+    Endpoint("GET", "/connection-types", USER),
+    Endpoint("POST", "/invitations/accept", UNRESTRICTED, _invitation_for_caller),
+    Endpoint("GET", "/workspaces/{ws}", Action.WORKSPACE_VIEW),
+    Endpoint(
+        "PATCH",
+        "/workspaces/{ws}",
+        Action.WORKSPACE_UPDATE,
+        lambda ctx, c: {"json": {"description": unique("d")}},
+    ),
+    Endpoint("GET", "/workspaces/{ws}/members", Action.MEMBER_LIST),
+    Endpoint(
+        "PATCH",
+        "/workspaces/{ws}/members/{user_id}",
+        Action.MEMBER_MANAGE,
+        lambda ctx, c: {**_member(ctx, c), "json": {"role": "editor"}},
+    ),
+    Endpoint("DELETE", "/workspaces/{ws}/members/{user_id}", Action.MEMBER_MANAGE, _member),
+    Endpoint("GET", "/workspaces/{ws}/invitations", Action.MEMBER_MANAGE),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/invitations",
+        Action.MEMBER_MANAGE,
+        lambda ctx, c: {"json": {"email": f"{unique()}@example.org", "role": "viewer"}},
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/invitations/{invitation_id}",
+        Action.MEMBER_MANAGE,
+        _invitation,
+    ),
+    Endpoint("GET", "/workspaces/{ws}/files", Action.FILE_READ),
+    Endpoint("GET", "/workspaces/{ws}/files/{path}", Action.FILE_READ, _file),
+    Endpoint(
+        "PUT",
+        "/workspaces/{ws}/files/{path}",
+        Action.FILE_WRITE,
+        lambda ctx, c: {"params": {"path": unique("up") + ".csv"}, "content": b"a,b\n1,2\n"},
+    ),
+    Endpoint("DELETE", "/workspaces/{ws}/files/{path}", Action.FILE_DELETE, _file),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/folders",
+        Action.FILE_WRITE,
+        lambda ctx, c: {"json": {"path": unique("dir")}},
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/file-moves",
+        Action.FILE_WRITE,
+        lambda ctx, c: {
+            "json": {"source": _file(ctx, c)["params"]["path"], "destination": unique("m")}
+        },
+    ),
+    Endpoint("GET", "/workspaces/{ws}/connections", Action.CONNECTION_READ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/connections",
+        Action.CONNECTION_WRITE,
+        lambda ctx, c: {
+            "json": {"type": "custom", "name": unique("c"), "fields": {"a": "1"}},
+        },
+    ),
+    Endpoint("GET", "/workspaces/{ws}/connections/{slug}", Action.CONNECTION_READ, _connection),
+    Endpoint(
+        "PATCH",
+        "/workspaces/{ws}/connections/{slug}",
+        Action.CONNECTION_WRITE,
+        lambda ctx, c: {**_connection(ctx, c), "json": {"description": "x"}},
+    ),
+    Endpoint(
+        "DELETE", "/workspaces/{ws}/connections/{slug}", Action.CONNECTION_DELETE, _connection
+    ),
+    Endpoint(
+        "POST", "/workspaces/{ws}/connections/{slug}/test", Action.CONNECTION_TEST, _connection
+    ),
+    Endpoint("GET", "/workspaces/{ws}/audit", Action.AUDIT_READ),
+]
+
+
+def test_every_endpoint_is_walked() -> None:
+    paths = create_api("test").openapi()["paths"]
+    routes = {(method.upper(), path) for path, ops in paths.items() for method in ops}
+    walked = {(e.method, e.path) for e in ENDPOINTS}
+    assert routes == walked, f"not walked: {routes - walked}; gone: {walked - routes}"
+
+
+def _allowed(endpoint: Endpoint, caller: Caller) -> bool:
+    rule = endpoint.rule
+    if rule == ANONYMOUS:
+        return True
+    if caller.person is None:
+        return False
+    if rule == USER:
+        return True
+    if rule == UNRESTRICTED:
+        return caller.restricted is None
+    if rule == SUPERUSER:
+        return caller.superuser and caller.restricted is None
+    assert isinstance(rule, Action)
+    if caller.restricted == "other":
+        return False
+    return caller.superuser or (caller.role is not None and caller.role in POLICY[rule])
+
+
+def _expected_refusal(endpoint: Endpoint, caller: Caller) -> int:
+    if caller.person is None:
+        return 401
+    if isinstance(endpoint.rule, Action):
+        member = caller.superuser or caller.role is not None
+        return 404 if caller.restricted == "other" or not member else 403
+    return 403
+
+
+def _callers(ctx: Ctx) -> list[Caller]:
+    world = ctx.world
+    outsider = world.person()
+    world.workspace(outsider)  # admin of some other workspace
+    viewer, editor = world.person(), world.person()
+    world.add_member(ctx.ws, viewer, Role.VIEWER)
+    world.add_member(ctx.ws, editor, Role.EDITOR)
+    superuser = world.person(superuser=True)
+    dual = world.person()
+    world.add_member(ctx.ws, dual, Role.ADMIN)
+    other_ws = world.workspace(dual)
+    return [
+        Caller("anonymous", world.client(), None),
+        Caller("outsider", outsider.api, outsider),
+        Caller("viewer", viewer.api, viewer, Role.VIEWER),
+        Caller("editor", editor.api, editor, Role.EDITOR),
+        Caller("admin", ctx.admin.api, ctx.admin, Role.ADMIN),
+        Caller("superuser", superuser.api, superuser, superuser=True),
+        Caller(
+            "admin-token-for-this-workspace",
+            world.client(world.token_for(dual, ctx.ws)),
+            dual,
+            Role.ADMIN,
+            restricted="same",
+        ),
+        Caller(
+            "admin-token-for-other-workspace",
+            world.client(world.token_for(dual, other_ws)),
+            dual,
+            Role.ADMIN,
+            restricted="other",
+        ),
+    ]
+
+
+def test_permission_walk(world: World) -> None:
+    admin = world.person()
+    ctx = Ctx(world=world, ws=world.workspace(admin), admin=admin)
+    failures = []
+    for caller in _callers(ctx):
+        for endpoint in ENDPOINTS:
+            spec = endpoint.prepare(ctx, caller)
+            url = endpoint.path.format(ws=ctx.ws, **spec.get("params", {}))
+            response = caller.client.request(
+                endpoint.method,
+                url,
+                json=spec.get("json"),
+                content=spec.get("content"),
+            )
+            if _allowed(endpoint, caller):
+                ok = 200 <= response.status_code < 300
+                want = "2xx"
+            else:
+                expected = _expected_refusal(endpoint, caller)
+                ok = response.status_code == expected
+                want = str(expected)
+                if ok:
+                    assert response.json()["error"]["code"], response.text
+            if not ok:
+                failures.append(
+                    f"{caller.name:32} {endpoint.method:6} {url}: got {response.status_code}, "
+                    f"want {want}: {response.text[:160]}"
+                )
+    assert not failures, "\n" + "\n".join(failures)
+
+
+def test_refused_changes_leave_nothing_behind(world: World) -> None:
+    """A viewer's and an outsider's attempts to change things are refused without effect."""
+    admin, viewer, outsider = world.person(), world.person(), world.person()
+    ws = world.workspace(admin)
+    world.add_member(ws, viewer, Role.VIEWER)
+    for person, status in ((viewer, 403), (outsider, 404)):
+        assert person.api.put(f"/workspaces/{ws}/files/x.txt", content=b"x").status_code == status
+        r = person.api.post(f"/workspaces/{ws}/connections", json={"type": "custom", "name": "n"})
+        assert r.status_code == status
+        r = person.api.patch(f"/workspaces/{ws}", json={"name": "Hijacked"})
+        assert r.status_code == status
+    assert admin.api.get(f"/workspaces/{ws}/files").json()["total"] == 0
+    assert admin.api.get(f"/workspaces/{ws}/connections").json()["total"] == 0
+    assert admin.api.get(f"/workspaces/{ws}").json()["name"] == f"Workspace {ws}"
+    with world.platform.db.session() as session:
+        assert session.scalar(select(Workspace.name).where(Workspace.slug == ws)) != "Hijacked"
+
+
+def test_restricted_token_lists_only_its_workspace(world: World) -> None:
+    person = world.person()
+    first, second = world.workspace(person), world.workspace(person)
+    scoped = world.client(world.token_for(person, first))
+    slugs = [w["slug"] for w in scoped.get("/workspaces").json()["items"]]
+    assert slugs == [first]
+    assert scoped.get(f"/workspaces/{second}").status_code == 404
+    assert scoped.get(f"/workspaces/{second}/files").status_code == 404
+    assert scoped.get("/me").json()["token_workspace"] == first
+    unscoped = {w["slug"] for w in person.api.get("/workspaces").json()["items"]}
+    assert {first, second} <= unscoped

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Key that signs sessions and encrypts connection secrets. "
+        description="Key from which the encryption key of connection secrets is derived. "
         "Default: generated on first start into HOME/secret_key (mode 0600).",
     )
     workspace_database_url: str | None = Field(
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         "whether cookies are marked Secure (https).",
     )
     session_days: int = Field(
-        default=14, ge=1, description="How long a browser session lasts without activity (days)."
+        default=14, ge=1, description="How long a browser session lasts after sign-in (days)."
     )
     invitation_days: int = Field(
         default=7, ge=1, description="How long an invitation link stays valid (days)."

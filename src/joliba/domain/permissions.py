@@ -102,3 +102,7 @@ READ_ACTIONS = frozenset(
         Action.AUDIT_READ,
     }
 )
+
+
+if __name__ == "__main__":  # regenerate the table in docs/permissions.md
+    print(policy_markdown(), end="")

@@ -43,15 +43,6 @@ def resolve(session: Session, cookie_value: str) -> UserSession | None:
     return row
 
 
-def extend(row: UserSession, *, lifetime: timedelta) -> bool:
-    """Slide the expiry forward, at most once an hour (spares a write on every request)."""
-    target = utcnow() + lifetime
-    if target - row.expires_at > timedelta(hours=1):
-        row.expires_at = target
-        return True
-    return False
-
-
 def end(session: Session, cookie_value: str) -> None:
     session.execute(delete(UserSession).where(UserSession.token_hash == token_hash(cookie_value)))
     session.flush()

@@ -1,0 +1,71 @@
+"""`joliba demo` as a new user runs it: a real server process whose printed credentials sign in."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_serves_and_its_credentials_sign_in(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "joliba.cli.main", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        printed = ""
+        assert process.stdout is not None
+        while "password" not in printed or "workspace" not in printed:
+            line = process.stdout.readline()
+            assert line, f"demo exited early: {printed}"
+            printed += line
+        email = re.search(r"email\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        password = re.search(r"password\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        assert f"{base}/login" in printed
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    page = browser.get("/login")
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, "the demo server never answered"
+                    time.sleep(0.2)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            signed = browser.post(
+                "/login", data={"email": email, "password": password, "csrf_token": csrf}
+            )
+            assert signed.status_code == 303, signed.text
+            home = browser.get("/w/demo")
+            assert home.status_code == 200 and "Demo" in home.text
+            files = browser.get("/api/v1/workspaces/demo/files", params={"path": "data"}).json()
+            assert files["items"][0]["name"] == "malaria_confirmed_cases_2025.csv"
+            sample = browser.get(f"/api/v1/workspaces/demo/files/{files['items'][0]['path']}")
+            assert sample.text.startswith("district,period,confirmed_cases,tested")
+        assert (tmp_path / ".joliba-demo" / "secret_key").stat().st_mode & 0o777 == 0o600
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

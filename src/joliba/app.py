@@ -16,6 +16,7 @@ from joliba import __version__
 from joliba.api.limits import BodyLimit
 from joliba.api.router import create_api
 from joliba.db.migrate import upgrade
+from joliba.logs import install_redaction
 from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
 from joliba.web import pages
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        install_redaction()  # after the server has configured its loggers
         await run_in_threadpool(upgrade, ready.db.engine)
         log.info("Joliba %s ready (database %s)", __version__, ready.db.engine.url.drivername)
         yield

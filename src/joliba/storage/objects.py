@@ -35,7 +35,3 @@ class ObjectStore:
             is_local=self.is_local,
             tmp_root=f"{self.root}/.tmp",
         )
-
-    def check(self) -> None:
-        """Fail early, with the store's own message, when the root cannot be reached."""
-        self.fs.ls(self.root.split("/", 1)[0] if not self.is_local else self.root)

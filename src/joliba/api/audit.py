@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from joliba.api.deps import Paging, ReadDB, require
+from joliba.api.deps import Paging, ReadDB, page_of, require
 from joliba.domain.permissions import Action
 from joliba.schemas.audit import AuditEntry
 from joliba.schemas.common import Page
@@ -26,9 +26,4 @@ def list_audit(
     ] = None,
 ) -> Page[AuditEntry]:
     rows, total = audit.list_for_workspace(session, access.workspace, page, action=action)
-    return Page(
-        items=[AuditEntry.model_validate(e) for e in rows],
-        page=page.page,
-        page_size=page.page_size,
-        total=total,
-    )
+    return page_of([AuditEntry.model_validate(e) for e in rows], page, total)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, require
+from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.db.tables import Connection as ConnectionRow
 from joliba.domain.connections import FIELDS
 from joliba.domain.permissions import Action
@@ -60,12 +60,7 @@ def connection_types(actor: ActorDep) -> list[ConnectionType]:
 @router.get("/workspaces/{ws}/connections", response_model=Page[Connection], summary="Connections")
 def list_connections(access: ReadAccess, session: ReadDB, page: Paging) -> Page[Connection]:
     rows, total = connections.list_for(session, access, page)
-    return Page(
-        items=[connection_out(c) for c in rows],
-        page=page.page,
-        page_size=page.page_size,
-        total=total,
-    )
+    return page_of([connection_out(c) for c in rows], page, total)
 
 
 @router.post(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator, Sequence
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from joliba.db.tables import ApiToken
 from joliba.domain.errors import Forbidden, Unauthorized
 from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
 from joliba.domain.permissions import READ_ACTIONS, Action
+from joliba.schemas.common import Page
 from joliba.services import sessions, tokens, workspaces
 from joliba.services.actors import Actor
 from joliba.services.crypto import same
@@ -136,3 +137,9 @@ def paging(
 
 
 Paging = Annotated[PageRequest, Depends(paging)]
+
+T = TypeVar("T")
+
+
+def page_of(items: Sequence[T], request: PageRequest, total: int) -> Page[T]:
+    return Page[T](items=list(items), page=request.page, page_size=request.page_size, total=total)

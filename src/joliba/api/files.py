@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, require
+from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.domain.errors import TooLarge
 from joliba.domain.paths import name_of
 from joliba.domain.permissions import Action
@@ -35,11 +35,10 @@ def list_files(
 ) -> Page[FileEntry]:
     entries = files.list_folder(platform.store, access, path)
     window = entries[page.offset : page.offset + page.limit]
-    return Page(
-        items=[FileEntry.model_validate(e) for e in window],
-        page=page.page,
-        page_size=page.page_size,
-        total=len(entries),
+    return page_of(
+        [FileEntry.model_validate(e) for e in window],
+        page,
+        len(entries),
     )
 
 

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB
+from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, page_of
 from joliba.db.tables import ApiToken, Workspace
 from joliba.schemas.common import Page
 from joliba.schemas.tokens import Token, TokenCreate, TokenCreated
@@ -49,9 +49,7 @@ def change_password(body: PasswordChange, actor: ActorDep, session: WriteDB) -> 
 @router.get("/me/tokens", response_model=Page[Token], summary="Your live API tokens")
 def list_tokens(actor: ActorDep, session: ReadDB, page: Paging) -> Page[Token]:
     rows, total = tokens.list_for(session, actor.user, page)
-    return Page(
-        items=[token_out(t) for t in rows], page=page.page, page_size=page.page_size, total=total
-    )
+    return page_of([token_out(t) for t in rows], page, total)
 
 
 @router.post(

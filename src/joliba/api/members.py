@@ -8,7 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, client_ip, require
+from joliba.api.deps import (
+    ActorDep,
+    Paging,
+    PlatformDep,
+    ReadDB,
+    WriteDB,
+    client_ip,
+    page_of,
+    require,
+)
 from joliba.api.workspaces import workspace_out
 from joliba.db.tables import Invitation as InvitationRow
 from joliba.db.tables import Membership
@@ -49,9 +58,7 @@ def invitation_url(base_url: str, secret: str) -> str:
 @router.get("/workspaces/{ws}/members", response_model=Page[Member], summary="Members")
 def list_members(access: ListAccess, session: ReadDB, page: Paging) -> Page[Member]:
     rows, total = members.list_members(session, access.workspace, page)
-    return Page(
-        items=[member_out(m) for m in rows], page=page.page, page_size=page.page_size, total=total
-    )
+    return page_of([member_out(m) for m in rows], page, total)
 
 
 @router.patch("/workspaces/{ws}/members/{user_id}", response_model=Member, summary="Change a role")
@@ -75,12 +82,7 @@ def remove_member(user_id: uuid.UUID, access: ManageAccess, session: WriteDB) ->
 )
 def list_invitations(access: ManageAccess, session: WriteDB, page: Paging) -> Page[Invitation]:
     rows, total = invitations.list_pending(session, access, page)
-    return Page(
-        items=[Invitation.model_validate(i) for i in rows],
-        page=page.page,
-        page_size=page.page_size,
-        total=total,
-    )
+    return page_of([Invitation.model_validate(i) for i in rows], page, total)
 
 
 @router.post(

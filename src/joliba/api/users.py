@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB
+from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, page_of
 from joliba.domain.errors import Forbidden
 from joliba.schemas.common import Page
 from joliba.schemas.users import User, UserCreate
@@ -23,12 +23,7 @@ def _superuser(actor: Actor) -> None:
 def list_users(actor: ActorDep, session: ReadDB, page: Paging) -> Page[User]:
     _superuser(actor)
     rows, total = users.list_users(session, page)
-    return Page(
-        items=[User.model_validate(u) for u in rows],
-        page=page.page,
-        page_size=page.page_size,
-        total=total,
-    )
+    return page_of([User.model_validate(u) for u in rows], page, total)
 
 
 @router.post("/users", status_code=201, response_model=User, summary="Create a user account")

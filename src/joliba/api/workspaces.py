@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, require
+from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, page_of, require
 from joliba.db.tables import Workspace as WorkspaceRow
 from joliba.domain.permissions import Action, Role
 from joliba.schemas.common import Page
@@ -31,12 +31,7 @@ def list_workspaces(
     search: Annotated[str, Query(max_length=200, description="Part of a name or slug")] = "",
 ) -> Page[Workspace]:
     rows, total = workspaces.list_for(session, actor, page, search=search)
-    return Page(
-        items=[workspace_out(ws, role) for ws, role in rows],
-        page=page.page,
-        page_size=page.page_size,
-        total=total,
-    )
+    return page_of([workspace_out(ws, role) for ws, role in rows], page, total)
 
 
 @router.post("/workspaces", status_code=201, response_model=Workspace, summary="Create a workspace")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from joliba.db.tables import AuditEntry, Workspace
 from joliba.domain.paging import PageRequest
 from joliba.services.actors import Actor
+from joliba.services.paging import paginate
 
 # Keys that may never be written into an entry's details, whatever a caller passes.
 _FORBIDDEN_KEYS = {"password", "token", "secret", "secret_access_key", "secrets"}
@@ -54,11 +55,7 @@ def list_for_workspace(
     query = select(AuditEntry).where(AuditEntry.workspace_id == workspace.id)
     if action:
         query = query.where(AuditEntry.action.startswith(action))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(AuditEntry.at.desc(), AuditEntry.id).offset(page.offset).limit(page.limit)
-    ).all()
-    return rows, total
+    return paginate(session, query, page, AuditEntry.at.desc(), AuditEntry.id)
 
 
 def count_since(

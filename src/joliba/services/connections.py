@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import Connection, utcnow
@@ -22,6 +22,7 @@ from joliba.domain.paging import PageRequest
 from joliba.domain.slugs import check_name, check_slug, slugify
 from joliba.services import audit
 from joliba.services.crypto import SecretBox
+from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
 
 
@@ -47,9 +48,7 @@ def list_for(
     session: Session, access: Access, page: PageRequest
 ) -> tuple[Sequence[Connection], int]:
     query = select(Connection).where(Connection.workspace_id == access.workspace.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Connection.slug).offset(page.offset).limit(page.limit))
-    return rows.all(), total
+    return paginate(session, query, page, Connection.slug)
 
 
 def get(session: Session, access: Access, slug: str) -> Connection:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import Invitation, Membership, User, utcnow
@@ -17,6 +17,7 @@ from joliba.domain.permissions import Role
 from joliba.services import audit, members, users
 from joliba.services.actors import Actor
 from joliba.services.crypto import new_token, token_hash
+from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
 
 
@@ -68,11 +69,7 @@ def list_pending(
         Invitation.revoked_at.is_(None),
         Invitation.expires_at > utcnow(),
     )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Invitation.created_at.desc()).offset(page.offset).limit(page.limit)
-    )
-    return rows.all(), total
+    return paginate(session, query, page, Invitation.created_at.desc())
 
 
 def revoke(session: Session, access: Access, invitation_id: uuid.UUID) -> None:

@@ -14,6 +14,7 @@ from joliba.domain.paging import PageRequest
 from joliba.domain.permissions import Role
 from joliba.services import audit
 from joliba.services.actors import Actor
+from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
 
 
@@ -29,15 +30,12 @@ def parse_role(value: str, *, field: str = "role") -> Role:
 def list_members(
     session: Session, workspace: Workspace, page: PageRequest
 ) -> tuple[Sequence[Membership], int]:
-    query = select(Membership).where(Membership.workspace_id == workspace.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.join(User, User.id == Membership.user_id)
-        .order_by(User.email)
-        .offset(page.offset)
-        .limit(page.limit)
+    query = (
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.workspace_id == workspace.id)
     )
-    return rows.all(), total
+    return paginate(session, query, page, User.email)
 
 
 def _membership(session: Session, workspace: Workspace, user_id: uuid.UUID) -> Membership:

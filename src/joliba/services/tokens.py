@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import ApiToken, User, utcnow
@@ -16,6 +16,7 @@ from joliba.domain.paging import PageRequest
 from joliba.services import audit, workspaces
 from joliba.services.actors import Actor
 from joliba.services.crypto import new_token, token_hash
+from joliba.services.paging import paginate
 
 PREFIX = "jlb_"
 MAX_DAYS = 3650
@@ -72,11 +73,7 @@ def create(
 
 def list_for(session: Session, user: User, page: PageRequest) -> tuple[Sequence[ApiToken], int]:
     query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(ApiToken.created_at.desc()).offset(page.offset).limit(page.limit)
-    )
-    return rows.all(), total
+    return paginate(session, query, page, ApiToken.created_at.desc())
 
 
 def revoke(session: Session, actor: Actor, token_id: uuid.UUID) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: File uploads stream to storage and have their own limit (JOLIBA_MAX_UPLOAD_BYTES).
-_UPLOAD = re.compile(r"^/(api/v1/workspaces/[^/]+/files/|w/[^/]+/files/upload)")
+_UPLOAD = re.compile(r"^/api/v1/workspaces/[^/]+/files/")
 
 
 class BodyLimit:

@@ -10,13 +10,14 @@ import secrets
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from joliba.api.deps import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, PlatformDep, client_ip
 from joliba.domain.errors import Forbidden
 from joliba.services import sessions
 from joliba.services.actors import Actor
 from joliba.services.crypto import same
+from joliba.settings import Settings
 
 CSRF_COOKIE = "joliba_csrf"
 CSRF_FIELD = "csrf_token"
@@ -92,3 +93,15 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
+
+
+def set_session_cookie(response: Response, settings: Settings, cookie_value: str) -> None:
+    """Sign the browser in with a session started by ``services.sessions.start``."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie_value,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.session_days * 86400,
+    )

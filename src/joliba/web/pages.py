@@ -6,11 +6,29 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from joliba.api import errors
-from joliba.web import session_pages
+from joliba.web import (
+    account_pages,
+    audit_pages,
+    connection_pages,
+    file_pages,
+    invitation_pages,
+    member_pages,
+    session_pages,
+    workspace_pages,
+)
 from joliba.web.auth import SignInRequired, sign_in_url
 from joliba.web.render import render
 
-ROUTERS = (session_pages.router,)
+ROUTERS = (
+    session_pages.router,
+    workspace_pages.router,
+    member_pages.router,
+    invitation_pages.router,
+    file_pages.router,
+    connection_pages.router,
+    audit_pages.router,
+    account_pages.router,
+)
 
 
 def render_error(request: Request, status: int, message: str) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -12,6 +13,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from joliba import __version__
+from joliba.domain.connections import MASK
+from joliba.domain.permissions import Action
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -37,8 +40,28 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
+def _url_path(value: str) -> str:
+    """Quote a workspace file path for a URL, keeping its slashes."""
+    return quote(value, safe="/")
+
+
+def _details(value: dict[str, Any] | None) -> str:
+    if not value:
+        return ""
+
+    def plain(item: Any) -> str:
+        return ", ".join(map(str, item)) if isinstance(item, list) else str(item)
+
+    return "; ".join(f"{key}={plain(item)}" for key, item in value.items())
+
+
 TEMPLATES.env.filters["local_time"] = _local_time
 TEMPLATES.env.filters["filesize"] = _size
+TEMPLATES.env.filters["urlpath"] = _url_path
+TEMPLATES.env.filters["details"] = _details
+# Templates ask ``access.allows(Action.X)`` to decide which controls to show.
+TEMPLATES.env.globals["Action"] = Action
+TEMPLATES.env.globals["MASK"] = MASK
 
 
 def render(

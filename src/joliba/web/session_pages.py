@@ -11,7 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from joliba.api.deps import SESSION_COOKIE, PlatformDep, client_ip
 from joliba.domain.errors import TooManyRequests
 from joliba.services import audit, sessions, users
-from joliba.web.auth import MaybeActor, csrf_protect, safe_next
+from joliba.web.auth import (
+    MaybeActor,
+    csrf_protect,
+    safe_next,
+    set_session_cookie,
+    sign_in_url,
+)
 from joliba.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -69,25 +75,25 @@ def login(
             status=status,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.cookie_value,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        max_age=settings.session_days * 86400,
-    )
+    set_session_cookie(response, settings, started.cookie_value)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, platform: PlatformDep, actor: MaybeActor) -> Response:
+def logout(
+    request: Request,
+    platform: PlatformDep,
+    actor: MaybeActor,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         with platform.db.transaction() as session:
             sessions.end(session, cookie)
             if actor is not None:
                 audit.record(session, "auth.logout", actor=actor, target=actor.user.email)
-    response = RedirectResponse("/login", status_code=303)
+    # ``next`` lets a page (an invitation for another address) ask to sign in afresh.
+    target = sign_in_url(safe_next(next)) if next else "/login"
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

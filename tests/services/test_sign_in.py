@@ -44,6 +44,18 @@ def test_unknown_email_fails_like_a_wrong_password(platform: Platform) -> None:
     assert _try(platform, f"{unique()}@example.org", PASSWORD) is None
 
 
+def _change(platform: Platform, user, current: str, new: str) -> bool:
+    with platform.db.transaction() as session:
+        return users.change_password(
+            session,
+            Actor(user=user, client_ip="10.9.9.9"),
+            current_password=current,
+            new_password=new,
+            max_failures=3,
+            window=WINDOW,
+        )
+
+
 def test_password_change_ends_sessions(platform: Platform) -> None:
     email = f"{unique()}@example.org"
     with platform.db.transaction() as session:
@@ -51,22 +63,25 @@ def test_password_change_ends_sessions(platform: Platform) -> None:
         started = sessions.start(session, user, lifetime=timedelta(days=1))
     with platform.db.transaction() as session:
         assert sessions.resolve(session, started.cookie_value) is not None
-        with pytest.raises(Invalid):
-            users.change_password(
-                session, Actor(user=user), current_password="nope", new_password="x" * 12
-            )
-    with platform.db.transaction() as session, pytest.raises(Invalid, match="at least"):
-        users.change_password(
-            session, Actor(user=user), current_password=PASSWORD, new_password="short"
-        )
-    with platform.db.transaction() as session:
-        users.change_password(
-            session, Actor(user=user), current_password=PASSWORD, new_password="a new long one"
-        )
+    with pytest.raises(Invalid, match="at least"):
+        _change(platform, user, PASSWORD, "short")
+    assert _change(platform, user, PASSWORD, "a new long one") is True
     with platform.db.transaction() as session:
         assert sessions.resolve(session, started.cookie_value) is None
     assert _try(platform, email, "a new long one") == email
     assert _try(platform, email, PASSWORD) is None
+
+
+def test_guessing_the_current_password_is_throttled(platform: Platform) -> None:
+    email = f"{unique()}@example.org"
+    with platform.db.transaction() as session:
+        user = users.create_user(session, email=email, password=PASSWORD)
+    for _ in range(3):
+        assert _change(platform, user, "a wrong guess", "whatever new one") is False
+    with pytest.raises(TooManyRequests):
+        _change(platform, user, PASSWORD, "whatever new one")
+    with pytest.raises(TooManyRequests):  # the same budget guards signing in
+        _try(platform, email, PASSWORD, ip="10.0.0.9")
 
 
 def test_passwords_are_hashed_with_argon2(platform: Platform) -> None:

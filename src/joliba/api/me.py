@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from fastapi import APIRouter, Response
 
-from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, page_of
+from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of
 from joliba.db.tables import ApiToken, Workspace
+from joliba.domain.errors import Invalid
 from joliba.schemas.common import Page
 from joliba.schemas.tokens import Token, TokenCreate, TokenCreated
 from joliba.schemas.users import Me, PasswordChange
@@ -38,11 +40,21 @@ def get_me(actor: ActorDep, session: ReadDB) -> Me:
 
 
 @router.post("/me/password", status_code=204, summary="Change your password")
-def change_password(body: PasswordChange, actor: ActorDep, session: WriteDB) -> Response:
-    users.change_password(
-        session, actor, current_password=body.current_password, new_password=body.new_password
+def change_password(
+    body: PasswordChange, actor: ActorDep, session: WriteDB, platform: PlatformDep
+) -> Response:
+    settings = platform.settings
+    changed = users.change_password(
+        session,
+        actor,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        max_failures=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_window_minutes),
     )
-    session.commit()
+    session.commit()  # a failed attempt is audited too
+    if not changed:
+        raise Invalid("current_password: incorrect", details={"field": "current_password"})
     return Response(status_code=204)
 
 

@@ -82,14 +82,41 @@ def set_password(session: Session, user: User, password: str) -> None:
 
 
 def change_password(
-    session: Session, actor: Actor, *, current_password: str, new_password: str
-) -> None:
-    user = get_user(session, actor.user.id)
-    if not verify_password(user.password_hash, current_password):
-        raise Invalid("current_password: incorrect", details={"field": "current_password"})
+    session: Session,
+    actor: Actor,
+    *,
+    current_password: str,
+    new_password: str,
+    max_failures: int,
+    window: timedelta,
+) -> bool:
+    """Change the actor's password; False when ``current_password`` is wrong.
+
+    A wrong current password counts as a failed sign-in (audited, throttled), so a stolen
+    browser session cannot be used to guess the password; the caller commits either way.
+    """
     check_password(new_password, field="new_password")
+    user = get_user(session, actor.user.id)
+    _throttle(
+        session,
+        user.email,
+        actor.client_ip,
+        now=utcnow(),
+        max_failures=max_failures,
+        window=window,
+    )
+    if not verify_password(user.password_hash, current_password):
+        audit.record(
+            session,
+            "auth.login_failed",
+            actor=actor,
+            target=user.email,
+            details={"during": "password change"},
+        )
+        return False
     set_password(session, user, new_password)
-    audit.record(session, "user.password_change", actor=actor, target=actor.user.email)
+    audit.record(session, "user.password_change", actor=actor, target=user.email)
+    return True
 
 
 def list_users(session: Session, page: PageRequest) -> tuple[Sequence[User], int]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from joliba.api.deps import PlatformDep
-from joliba.domain.errors import Forbidden, Invalid, NotFound
+from joliba.domain.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from joliba.domain.paging import PageRequest
 from joliba.services import sessions, tokens, users, workspaces
 from joliba.services.actors import Actor
@@ -76,14 +76,22 @@ def password_change(
         if new_password != new_password_again:
             raise Invalid("new_password_again: the new passwords differ")
         with platform.db.transaction() as session:
-            users.change_password(
-                session, actor, current_password=current_password, new_password=new_password
+            changed = users.change_password(
+                session,
+                actor,
+                current_password=current_password,
+                new_password=new_password,
+                max_failures=settings.login_max_failures,
+                window=timedelta(minutes=settings.login_window_minutes),
             )
             # The change ended every browser session, this one too: start a fresh one here.
-            started = sessions.start(
-                session, actor.user, lifetime=timedelta(days=settings.session_days)
-            )
-    except Invalid as exc:
+            if changed:
+                started = sessions.start(
+                    session, actor.user, lifetime=timedelta(days=settings.session_days)
+                )
+        if not changed:
+            raise Invalid("current_password: incorrect", details={"field": "current_password"})
+    except (Invalid, TooManyRequests) as exc:
         message, status = problem(exc)
         return _page(request, platform, actor, password_error=message, status=status)
     response = see_other(

@@ -137,8 +137,8 @@ def files(api: httpx.Client, work: Path, size_mb: int, pid: int, idle_rss: float
         f"ratio {download / direct_read:5.2f} x python -m http.server ({direct_read:.2f} s)"
     )
     print(
-        f"  server peak memory {peak:.0f} MiB (idle {idle_rss:.0f} MiB), "
-        f"{peak / size_mb * 100:.1f}% of the file size"
+        f"  server peak memory {peak:.0f} MiB: {peak - idle_rss:.0f} MiB above idle "
+        f"({idle_rss:.0f} MiB) while streaming a {size_mb} MiB file"
     )
 
 

@@ -73,6 +73,27 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def fresh_database_url(backend: str) -> Iterator[str | None]:
+    """For whole-flow tests that start their own server: None (the default SQLite file in
+    the home) or a new, empty PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
+        yield None
+        return
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"joliba_e2e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     settings = Settings(home=home, database_url=database_url, **overrides)
     prepare_home(settings)

@@ -20,9 +20,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_serves_and_its_credentials_sign_in(tmp_path: Path) -> None:
+def test_demo_serves_and_its_credentials_sign_in(
+    tmp_path: Path, fresh_database_url: str | None
+) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
+    if fresh_database_url:
+        env["JOLIBA_DATABASE_URL"] = fresh_database_url
     process = subprocess.Popen(
         [sys.executable, "-m", "joliba.cli.main", "demo", "--port", str(port)],
         cwd=tmp_path,

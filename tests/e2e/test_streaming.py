@@ -25,8 +25,14 @@ def _peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-def _cli(home: Path, *args: str) -> str:
-    env = {**os.environ, "JOLIBA_HOME": str(home)}
+def _env(home: Path, database_url: str | None) -> dict[str, str]:
+    env = {**os.environ, "JOLIBA_HOME": str(home), "JOLIBA_LOG_LEVEL": "warning"}
+    if database_url:
+        env["JOLIBA_DATABASE_URL"] = database_url
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "joliba.cli.main", *args],
         env=env,
@@ -37,15 +43,17 @@ def _cli(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def test_big_upload_and_download_use_bounded_memory(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    _cli(home, "users", "create", "big@example.org", "--password", "long enough pw")
-    _cli(home, "workspaces", "create", "Big", "--slug", "big", "--admin", "big@example.org")
-    token = _cli(home, "tokens", "create", "big@example.org").split()[-1]
+def test_big_upload_and_download_use_bounded_memory(
+    tmp_path: Path, fresh_database_url: str | None
+) -> None:
+    env = _env(tmp_path / "home", fresh_database_url)
+    _cli(env, "users", "create", "big@example.org", "--password", "long enough pw")
+    _cli(env, "workspaces", "create", "Big", "--slug", "big", "--admin", "big@example.org")
+    token = _cli(env, "tokens", "create", "big@example.org").split()[-1]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "joliba.cli.main", "serve", "--port", str(port)],
-        env={**os.environ, "JOLIBA_HOME": str(home), "JOLIBA_LOG_LEVEL": "warning"},
+        env=env,
     )
     try:
         with httpx.Client(

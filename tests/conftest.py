@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,43 +56,41 @@ def need_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+@contextmanager
+def temporary_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped when the block ends."""
     need_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"joliba_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(
         PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The PostgreSQL database shared by this test session's tests."""
+    with temporary_postgres_database("joliba_test") as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_database_url(backend: str) -> Iterator[str | None]:
     """For whole-flow tests that start their own server: None (the default SQLite file in
-    the home) or a new, empty PostgreSQL database, dropped afterwards."""
+    the home) or a new, empty PostgreSQL database."""
     if backend == "sqlite":
         yield None
         return
-    need_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"joliba_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_postgres_database("joliba_e2e") as url:
+        yield url
 
 
 def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:

@@ -77,7 +77,6 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
                 token_id=token.id,
                 token_workspace_id=token.workspace_id,
                 client_ip=ip,
-                channel="api",
             )
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
@@ -90,7 +89,7 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
             if not sent or not same(sent, row.csrf_token):
                 raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
         request.state.csrf_token = row.csrf_token
-        return Actor(user=row.user, client_ip=ip, channel="web")
+        return Actor(user=row.user, client_ip=ip)
 
 
 def _touch_token(platform: Platform, token: ApiToken) -> None:

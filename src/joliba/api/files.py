@@ -144,8 +144,7 @@ def delete_file(
 )
 def create_folder(
     body: FolderCreate,
-    access: Annotated[Access, Depends(require(Action.FILE_WRITE))],
-    session: WriteDB,
+    access: Annotated[Access, Depends(require(Action.FILE_WRITE, write=False))],
     platform: PlatformDep,
 ) -> FileEntry:
     path = files.make_folder(platform.store, access, body.path)
@@ -155,8 +154,7 @@ def create_folder(
 @router.post("/workspaces/{ws}/file-moves", response_model=FileEntry, summary="Move or rename")
 def move_file(
     body: FileMove,
-    access: Annotated[Access, Depends(require(Action.FILE_WRITE))],
-    session: WriteDB,
+    access: Annotated[Access, Depends(require(Action.FILE_WRITE, write=False))],
     platform: PlatformDep,
 ) -> FileEntry:
     kind, path = files.move(platform.store, access, body.source, body.destination)

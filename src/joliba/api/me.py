@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from fastapi import APIRouter, Response
 
@@ -50,7 +49,7 @@ def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
         max_failures=settings.login_max_failures,
-        window=timedelta(minutes=settings.login_window_minutes),
+        window=settings.login_window,
     )
     session.commit()  # a failed attempt is audited too
     if not changed:

@@ -29,7 +29,7 @@ def create(
             raise typer.BadParameter(f"no user with email {email}")
         created = tokens.create(
             session,
-            Actor(user=user, channel="cli"),
+            Actor(user=user),
             name=name,
             workspace_slug=workspace,
             expires_in_days=expires_in_days,

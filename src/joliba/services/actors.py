@@ -16,8 +16,6 @@ class Actor:
     #: A token restricted to one workspace sees nothing else.
     token_workspace_id: uuid.UUID | None = None
     client_ip: str = ""
-    #: "web", "api" or "cli"
-    channel: str = "api"
 
     @property
     def is_superuser(self) -> bool:

@@ -112,7 +112,7 @@ def accept(session: Session, secret: str, user: User, *, client_ip: str = "") ->
             f"this invitation is for {invitation.email}; sign in with that address to accept it"
         )
     invitation.accepted_at = utcnow()
-    actor = Actor(user=user, client_ip=client_ip, channel="web")
+    actor = Actor(user=user, client_ip=client_ip)
     members.add(session, actor, invitation.workspace, user, Role(invitation.role))
     return invitation
 

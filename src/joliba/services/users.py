@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import User, UserSession, utcnow
@@ -15,6 +15,7 @@ from joliba.domain.paging import PageRequest
 from joliba.services import audit
 from joliba.services.actors import Actor
 from joliba.services.crypto import hash_password, needs_rehash, verify_password
+from joliba.services.paging import paginate
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
@@ -120,9 +121,7 @@ def change_password(
 
 
 def list_users(session: Session, page: PageRequest) -> tuple[Sequence[User], int]:
-    total = session.scalar(select(func.count()).select_from(User)) or 0
-    rows = session.scalars(select(User).order_by(User.email).offset(page.offset).limit(page.limit))
-    return rows.all(), total
+    return paginate(session, select(User), page, User.email)
 
 
 def get_user(session: Session, user_id: object) -> User:

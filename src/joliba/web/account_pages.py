@@ -82,7 +82,7 @@ def password_change(
                 current_password=current_password,
                 new_password=new_password,
                 max_failures=settings.login_max_failures,
-                window=timedelta(minutes=settings.login_window_minutes),
+                window=settings.login_window,
             )
             # The change ended every browser session, this one too: start a fresh one here.
             if changed:

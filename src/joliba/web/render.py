@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from joliba import __version__
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Action
+from joliba.web.auth import CSRF_COOKIE
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -79,7 +80,7 @@ def render(
     if getattr(request.state, "new_csrf_cookie", False):
         # Anonymous forms compare their hidden token with this cookie (double submit).
         response.set_cookie(
-            "joliba_csrf",
+            CSRF_COOKIE,
             request.state.csrf_token,
             httponly=True,
             samesite="lax",

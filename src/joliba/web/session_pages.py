@@ -55,7 +55,7 @@ def login(
                 password=password,
                 client_ip=client_ip(request),
                 max_failures=settings.login_max_failures,
-                window=timedelta(minutes=settings.login_window_minutes),
+                window=settings.login_window,
             )
             if user is not None:
                 started = sessions.start(

@@ -17,6 +17,7 @@ from joliba.api.limits import BodyLimit
 from joliba.api.router import create_api
 from joliba.db.migrate import upgrade
 from joliba.logs import install_redaction
+from joliba.runner.dispatcher import Runner
 from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
 from joliba.web import pages
@@ -66,8 +67,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         install_redaction()  # after the server has configured its loggers
         await run_in_threadpool(upgrade, ready.db.engine)
+        runner = None
+        if ready.settings.executor == "process" and ready.settings.max_runs > 0:
+            runner = Runner(ready)
+            runner.start()
         log.info("Joliba %s ready (database %s)", __version__, ready.db.engine.url.drivername)
         yield
+        if runner is not None:
+            await run_in_threadpool(runner.stop)
         ready.close()
 
     app = FastAPI(

@@ -54,7 +54,46 @@ class Settings(BaseSettings):
         "Default: one SQLite file per workspace.",
     )
     executor: Literal["process", "celery"] = Field(
-        default="process", description="How pipeline runs are executed (used by later features)."
+        default="process",
+        description="How pipeline runs are executed: process starts each run as a child "
+        "process of the server (celery is for later scale-out).",
+    )
+    max_runs: int = Field(
+        default=4, ge=0, description="Pipeline runs this server executes at once (0: none)."
+    )
+    max_runs_per_workspace: int = Field(
+        default=2, ge=1, description="Pipeline runs of one workspace executing at once."
+    )
+    run_timeout_seconds: int = Field(
+        default=14_400,
+        ge=1,
+        description="Longest a run may take when its pipeline sets no timeout (seconds).",
+    )
+    run_lease_seconds: int = Field(
+        default=45,
+        ge=2,
+        description="A running run whose executor has not reported for this long is "
+        "marked failed (and retried if its pipeline allows). Heartbeats come 4 times per lease.",
+    )
+    run_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Finished runs and their logs older than this are deleted (0: keep all).",
+    )
+    max_pipeline_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest pipeline archive accepted at push, and largest it may unpack to "
+        "(4x), in bytes.",
+    )
+    package_index_url: str | None = Field(
+        default=None,
+        description="Python package index used to build pipeline environments (default: "
+        "PyPI; a local mirror for offline servers; none to use only PACKAGE_FIND_LINKS).",
+    )
+    package_find_links: str | None = Field(
+        default=None,
+        description="A folder or URL of wheel files that pipeline environments may install from.",
     )
     broker_url: str | None = Field(
         default=None, description="Celery broker URL when EXECUTOR is celery."
@@ -104,6 +143,11 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_url(self) -> str:
         return self.storage_url or str(self.home / "storage")
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Pipeline code folders and Python environments (a cache: safe to delete when idle)."""
+        return self.home / "runtime"
 
     @property
     def login_window(self) -> timedelta:

@@ -8,8 +8,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: File uploads stream to storage and have their own limit (JOLIBA_MAX_UPLOAD_BYTES).
-_UPLOAD = re.compile(r"^/api/v1/workspaces/[^/]+/files/")
+#: File uploads and pipeline archives stream to storage and have their own limits
+#: (JOLIBA_MAX_UPLOAD_BYTES, JOLIBA_MAX_PIPELINE_BYTES).
+_UPLOAD = re.compile(r"^/api/v1/workspaces/[^/]+/(files/|pipelines/[^/]+/versions/?$)")
 
 
 class BodyLimit:

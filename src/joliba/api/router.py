@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from joliba.api import audit, connections, errors, files, health, me, members, users, workspaces
+from joliba.api import (
+    audit,
+    connections,
+    errors,
+    files,
+    health,
+    me,
+    members,
+    pipelines,
+    runs,
+    users,
+    workspaces,
+)
 
 ROUTERS = (
     health.router,
@@ -15,6 +27,8 @@ ROUTERS = (
     files.router,
     connections.router,
     audit.router,
+    pipelines.router,
+    runs.router,
 )
 
 

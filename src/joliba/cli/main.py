@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from joliba import __version__
-from joliba.cli import demo, server, tokens, users, workspaces
+from joliba.cli import demo, login, pipelines, runs, server, tokens, users, workspaces
 
 app = typer.Typer(
     name="joliba",
@@ -19,6 +19,9 @@ app.add_typer(server.db_app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(workspaces.app, name="workspaces")
+app.command("login")(login.login)
+app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(runs.app, name="runs")
 
 
 @app.command("version")

@@ -8,11 +8,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -60,7 +63,11 @@ def new_id() -> uuid.UUID:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[dict[str, Any]]: JSON,
+    }
 
 
 class User(Base):
@@ -204,3 +211,173 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(1024), default="")
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Pipeline(Base):
+    __tablename__ = "pipeline"
+    __table_args__ = (UniqueConstraint("workspace_id", "code", name="workspace_code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: SHA-256 of the secret in the webhook URL; None when the webhook is off.
+    webhook_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+
+class PipelineVersion(Base):
+    """Immutable once created: the code archive, its parameter spec and its policy."""
+
+    __tablename__ = "pipeline_version"
+    __table_args__ = (UniqueConstraint("pipeline_id", "number", name="pipeline_number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")
+    #: The zip archive, content-addressed, under pipelines/ in the object store.
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    archive_size: Mapped[int] = mapped_column(BigInteger)
+    #: SHA-256 of the normalised requirements.txt ("" when there is none).
+    requirements_sha256: Mapped[str] = mapped_column(String(64), default="")
+    function: Mapped[str] = mapped_column(String(200))
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    retry_delay_seconds: Mapped[float] = mapped_column(Float, default=60.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    pipeline: Mapped[Pipeline] = relationship(lazy="joined")
+
+
+class PipelineRun(Base):
+    __tablename__ = "pipeline_run"
+    __table_args__ = (
+        Index("ix_pipeline_run_state_not_before", "state", "not_before"),
+        Index("ix_pipeline_run_pipeline_queued_at", "pipeline_id", "queued_at"),
+        Index("ix_pipeline_run_workspace_queued_at", "workspace_id", "queued_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
+    version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("pipeline_version.id", ondelete="CASCADE")
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    #: What triggered it, for people: a schedule's cron, the upstream run id, "webhook"…
+    trigger_detail: Mapped[str] = mapped_column(String(200), default="")
+    triggered_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    #: Validated values; secret parameters hold {"encrypted": <Fernet token>}.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retry_of_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("pipeline_run.id", ondelete="SET NULL")
+    )
+    timeout_seconds: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Not started before this time (retry backoff).
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: The lease: which executor holds the run, and when it last said it was alive.
+    executor: Mapped[str] = mapped_column(String(100), default="")
+    heartbeat_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+    progress: Mapped[int | None] = mapped_column(Integer)
+    progress_message: Mapped[str] = mapped_column(String(500), default="")
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    #: SHA-256 of the run token given to the run's process, valid while it runs.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    pipeline: Mapped[Pipeline] = relationship(lazy="joined")
+    version: Mapped[PipelineVersion] = relationship(lazy="joined")
+
+
+class RunLog(Base):
+    __tablename__ = "run_log"
+    __table_args__ = (Index("ix_run_log_run_id_id", "run_id", "id"),)
+
+    # An increasing integer: the cursor that live log views resume from.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline_run.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    stream: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    message: Mapped[str] = mapped_column(Text)
+
+
+class RunOutput(Base):
+    __tablename__ = "run_output"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("pipeline_run.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # file | table | dataset
+    uri: Mapped[str] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PipelineSchedule(Base):
+    __tablename__ = "pipeline_schedule"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("pipeline.id", ondelete="CASCADE"), index=True
+    )
+    cron: Mapped[str] = mapped_column(String(100))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: "skip" records a skipped run while one is queued or running; "queue" queues anyway.
+    overlap: Mapped[str] = mapped_column(String(8), default="skip")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The next slot (UTC); servers claim a slot by moving it forward, so it fires once.
+    next_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+
+class PipelineRecipient(Base):
+    __tablename__ = "pipeline_recipient"
+    __table_args__ = (UniqueConstraint("pipeline_id", "user_id", name="pipeline_user"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    #: "failure" or "all".
+    notify_on: Mapped[str] = mapped_column(String(8), default="failure")
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class PipelineTrigger(Base):
+    """When a run of ``source`` succeeds, queue a run of ``pipeline`` with ``parameters``."""
+
+    __tablename__ = "pipeline_trigger"
+    __table_args__ = (UniqueConstraint("pipeline_id", "source_id", name="pipeline_source"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
+    source_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("pipeline.id", ondelete="CASCADE"), index=True
+    )
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -30,6 +30,10 @@ class Action(StrEnum):
     CONNECTION_DELETE = "connection.delete"
     CONNECTION_TEST = "connection.test"
     AUDIT_READ = "audit.read"
+    PIPELINE_READ = "pipeline.read"
+    PIPELINE_WRITE = "pipeline.write"
+    PIPELINE_RUN = "pipeline.run"
+    PIPELINE_DELETE = "pipeline.delete"
 
 
 _ALL = frozenset(Role)
@@ -49,6 +53,10 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.CONNECTION_DELETE: _ADMINS,
     Action.CONNECTION_TEST: _WRITERS,
     Action.AUDIT_READ: _ADMINS,
+    Action.PIPELINE_READ: _ALL,
+    Action.PIPELINE_WRITE: _WRITERS,
+    Action.PIPELINE_RUN: _WRITERS,
+    Action.PIPELINE_DELETE: _ADMINS,
 }
 
 DESCRIPTIONS: dict[Action, str] = {
@@ -64,6 +72,10 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.CONNECTION_DELETE: "Delete connections",
     Action.CONNECTION_TEST: "Test a connection (the server contacts the remote system)",
     Action.AUDIT_READ: "Read the workspace audit log",
+    Action.PIPELINE_READ: "See pipelines, versions, runs, their logs and outputs",
+    Action.PIPELINE_WRITE: "Push pipeline versions; set schedules, webhooks and recipients",
+    Action.PIPELINE_RUN: "Start and cancel runs",
+    Action.PIPELINE_DELETE: "Delete a pipeline with its versions and runs",
 }
 
 #: Outside any workspace: only superusers create workspaces and manage user accounts.
@@ -100,6 +112,7 @@ READ_ACTIONS = frozenset(
         Action.FILE_READ,
         Action.CONNECTION_READ,
         Action.AUDIT_READ,
+        Action.PIPELINE_READ,
     }
 )
 

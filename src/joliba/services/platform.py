@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from joliba.db.engine import Database
 from joliba.services.connection_checks import ConnectionChecker
 from joliba.services.crypto import SecretBox
+from joliba.services.run_signals import RunSignals
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
 
@@ -18,6 +19,7 @@ class Platform:
     store: ObjectStore
     box: SecretBox
     checker: ConnectionChecker = field(default_factory=ConnectionChecker)
+    signals: RunSignals = field(default_factory=RunSignals)
 
     @classmethod
     def from_settings(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -35,3 +38,26 @@ class ObjectStore:
             is_local=self.is_local,
             tmp_root=f"{self.root}/.tmp",
         )
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._path(key)))
+
+    def put_file(self, local: Path, key: str) -> None:
+        """Store a local file under ``key``, all or nothing (no partial object is visible)."""
+        target = self._path(key)
+        if not self.is_local:
+            self.fs.put_file(str(local), target)  # S3 objects appear whole or not at all
+            return
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        scratch = f"{target}.{uuid.uuid4().hex}.part"
+        try:
+            shutil.copyfile(local, scratch)
+            os.replace(scratch, target)
+        finally:
+            Path(scratch).unlink(missing_ok=True)
+
+    def get_file(self, key: str, local: Path) -> None:
+        self.fs.get_file(self._path(key), str(local))

@@ -1,0 +1,1 @@
+"""Running pipelines: code archives, Python environments, the run queue and its executors."""

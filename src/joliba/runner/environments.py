@@ -1,0 +1,161 @@
+"""Python environments for pipeline versions, built once with uv and shared by content.
+
+A version without requirements runs on the server's own interpreter. One with a
+requirements.txt gets a virtual environment keyed by the requirements' hash (and the
+interpreter's version), built when the version is pushed and reused by every run of every
+version with the same requirements. The server's own packages (the Joliba SDK and its
+libraries) are visible after the environment's own, so a pipeline's pins win.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from joliba.domain.errors import Invalid
+
+_BUILD_TIMEOUT = 1800
+_MAX_MESSAGE = 4000
+
+
+@dataclass(frozen=True)
+class Environment:
+    key: str
+    python: Path
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """What a child process may inherit: no JOLIBA_* settings, database URLs or keys."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME", "SYSTEMROOT")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def _uv() -> str:
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+class Environments:
+    def __init__(
+        self, root: Path, *, index_url: str | None = None, find_links: str | None = None
+    ) -> None:
+        self.root = root
+        self.index_url = index_url
+        self.find_links = find_links
+        self.base = Environment(key="", python=Path(sys.executable))
+
+    def key_for(self, requirements: str) -> str:
+        if not requirements:
+            return ""
+        version = ".".join(map(str, sys.version_info[:3]))
+        return hashlib.sha256(f"python {version}\n{requirements}".encode()).hexdigest()[:32]
+
+    def folder(self, key: str) -> Path:
+        return self.root / key
+
+    def get(self, requirements: str) -> Environment | None:
+        """The ready environment for ``requirements``, or None if it must be built."""
+        key = self.key_for(requirements)
+        if not key:
+            return self.base
+        python = self.folder(key) / "bin" / "python"
+        return Environment(key, python) if (self.folder(key) / ".ready").exists() else None
+
+    def ensure(self, requirements: str) -> Environment:
+        """Build the environment unless it exists; raise Invalid with uv's message on failure."""
+        ready = self.get(requirements)
+        if ready is not None:
+            return ready
+        key = self.key_for(requirements)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / f"{key}.lock").open("w") as lock:
+            # Two pushes of the same requirements build once; the second waits and reuses.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ready = self.get(requirements)
+            if ready is not None:
+                return ready
+            self._build(key, requirements)
+        return Environment(key, self.folder(key) / "bin" / "python")
+
+    def _build(self, key: str, requirements: str) -> None:
+        final = self.folder(key)
+        shutil.rmtree(final, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".build-{key}-", dir=self.root))
+        try:
+            venv = scratch / "env"
+            self._uv("venv", "--quiet", "--relocatable", "--python", sys.executable, str(venv))
+            req = scratch / "requirements.txt"
+            req.write_text(requirements)
+            self._uv(
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                *self._index_args(),
+                "-r",
+                str(req),
+            )
+            self._link_base(venv)
+            venv.rename(final)
+            (final / ".ready").touch()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _index_args(self) -> list[str]:
+        args = ["--no-config"]
+        if self.index_url == "none":
+            args.append("--no-index")
+        elif self.index_url:
+            args += ["--default-index", self.index_url]
+        if self.find_links:
+            args += ["--find-links", self.find_links]
+        return args
+
+    def _uv(self, *args: str) -> None:
+        env = clean_env()
+        env["UV_NO_PROGRESS"] = "1"
+        for name in ("UV_CACHE_DIR", "XDG_CACHE_HOME"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        try:
+            result = subprocess.run(  # noqa: S603 (fixed program, arguments we built)
+                [_uv(), *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=_BUILD_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise Invalid(
+                f"requirements.txt: installing took longer than {_BUILD_TIMEOUT} s"
+            ) from None
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip()[-_MAX_MESSAGE:]
+            raise Invalid(
+                f"requirements.txt could not be installed:\n{message}",
+                details={"field": "requirements.txt"},
+            )
+
+    @staticmethod
+    def _link_base(venv: Path) -> None:
+        """Make the server's packages importable after the environment's own."""
+        purelib = sysconfig.get_paths()["purelib"]
+        found = list((venv / "lib").glob("python*/site-packages"))
+        if not found:
+            raise RuntimeError(f"no site-packages in {venv}")
+        (found[0] / "_joliba_base.pth").write_text(f"import site; site.addsitedir({purelib!r})\n")

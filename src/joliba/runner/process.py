@@ -1,0 +1,386 @@
+"""One run as a child process: start it, relay its output live, enforce its deadline.
+
+The child is ``python -m joliba.sdk.entry`` in the version's environment and code folder,
+in its own session so that a cancel or timeout ends its whole process tree. Its stdout,
+stderr and SDK events (JSON lines on an inherited pipe) are read with one selector and
+written to the database in small batches, so logs appear on the run page as they happen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from joliba.db.tables import Connection, PipelineRun, Workspace, utcnow
+from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
+from joliba.runner.environments import Environments, clean_env
+from joliba.runner.packages import CodeCache, requirements_text
+from joliba.services import connections, runs
+from joliba.services.pipelines import archive_key
+from joliba.services.platform import Platform
+
+log = logging.getLogger("joliba.runner")
+
+#: Seconds between SIGTERM and SIGKILL when a run is stopped.
+KILL_GRACE = 3.0
+_FLUSH_EVERY = 0.1
+_MAX_LINE = 16_384
+_MAX_BATCH = 500
+
+
+@dataclass
+class Batch:
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    progress: tuple[int, str | None] | None = None
+    outputs: list[dict[str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.progress or self.outputs)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything the child needs, read from the database before it starts."""
+
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    stdin: bytes
+
+
+class RunProcess:
+    """Supervises one claimed run, in its own thread, until it ends."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        claimed: runs.Claimed,
+        *,
+        executor: str,
+        environments: Environments,
+        code: CodeCache,
+        on_end: Callable[[RunProcess, runs.Ended | None], None],
+    ) -> None:
+        self.platform = platform
+        self.run_id = claimed.run_id
+        self.token = claimed.token
+        self.executor = executor
+        self.environments = environments
+        self.code = code
+        self.on_end = on_end
+        self._cancel = threading.Event()
+        self._lost = threading.Event()
+        self._stop_reason = ""
+        self.thread = threading.Thread(target=self._main, name=f"run-{self.run_id}", daemon=True)
+
+    # -- called from other threads --------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        self._stop_reason = self._stop_reason or reason
+        self._cancel.set()
+
+    def lose(self) -> None:
+        """The lease was lost (another server reaped the run): stop and write nothing more."""
+        self._lost.set()
+        self._cancel.set()
+
+    # -- the run's own thread ------------------------------------------------------------
+
+    def _main(self) -> None:
+        ended: runs.Ended | None = None
+        try:
+            ended = self._supervise()
+        except Exception as exc:  # a bug or a broken environment must not leave it running
+            log.exception("run %s: supervisor failed", self.run_id)
+            ended = self._finish(RunState.FAILED, None, f"could not run: {exc}")
+        finally:
+            self.on_end(self, ended)
+
+    def _supervise(self) -> runs.Ended | None:
+        try:
+            launch = self._prepare()
+        except Exception as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            return self._finish(RunState.FAILED, None, f"could not start: {message}")
+        deadline_at = time.monotonic() + self._timeout()
+        read_fd, write_fd = os.pipe()
+        try:
+            launch.env["JOLIBA_EVENTS_FD"] = str(write_fd)
+            child = subprocess.Popen(  # noqa: S603 (our interpreter and module)
+                launch.command,
+                cwd=launch.cwd,
+                env=launch.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        threading.Thread(target=_feed, args=(child, launch.stdin), daemon=True).start()
+        state, reason = self._pump(child, read_fd, deadline_at)
+        if self._lost.is_set():
+            return None
+        code = child.returncode
+        if state is None:
+            if code == 0:
+                state, reason = RunState.SUCCEEDED, ""
+            elif code is not None and code < 0:
+                state, reason = RunState.FAILED, f"killed by signal {signal.Signals(-code).name}"
+            else:
+                state, reason = RunState.FAILED, f"exited with code {code}"
+        return self._finish(state, code, reason)
+
+    def _timeout(self) -> int:
+        with self.platform.db.session(write=False) as session:
+            run = session.get(PipelineRun, self.run_id)
+            return run.timeout_seconds if run else 1
+
+    def _prepare(self) -> Launch:
+        with self.platform.db.session(write=False) as session:
+            run = session.get(PipelineRun, self.run_id)
+            if run is None:
+                raise RuntimeError("the run was deleted")
+            version = run.version
+            sha = version.archive_sha256
+            values = runs.unseal(self.platform.box, version, run.parameters)
+            rows = session.scalars(
+                select(Connection).where(Connection.workspace_id == run.workspace_id)
+            ).all()
+            conns = {
+                c.slug: {
+                    "type": c.type,
+                    "name": c.name,
+                    "fields": connections.reveal(c, self.platform.box),
+                }
+                for c in rows
+            }
+            workspace_id = run.workspace_id
+            workspace = session.get(Workspace, workspace_id)
+            slug = workspace.slug if workspace else ""
+        folder = self.code.folder(sha)
+        if not folder.is_dir():
+            self._system(f"unpacking version code ({sha[:12]})")
+            folder = self._fetch_code(sha)
+        environment = self.environments.get(requirements_text(folder))
+        if environment is None:
+            self._system("building the Python environment (first run on this server)")
+            environment = self.environments.ensure(requirements_text(folder))
+        settings = self.platform.settings
+        env = clean_env(
+            JOLIBA_RUN_ID=str(self.run_id),
+            JOLIBA_WORKSPACE=slug,
+            JOLIBA_SERVER_URL=settings.base_url,
+            JOLIBA_RUN_TOKEN=self.token,
+            JOLIBA_PARENT_PID=str(os.getpid()),
+            JOLIBA_LOG_LEVEL="debug",
+        )
+        if self.platform.store.is_local:
+            files = Path(self.platform.store.workspace_files(workspace_id).root)
+            files.mkdir(parents=True, exist_ok=True)
+            env["JOLIBA_FILES_PATH"] = str(files)
+        payload = {"parameters": values, "connections": conns, "database_url": None}
+        return Launch(
+            command=[str(environment.python), "-m", "joliba.sdk.entry"],
+            cwd=folder,
+            env=env,
+            stdin=json.dumps(payload).encode(),
+        )
+
+    def _fetch_code(self, sha: str) -> Path:
+        with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:
+            local = Path(scratch) / "archive.zip"
+            self.platform.store.get_file(archive_key(sha), local)
+            return self.code.add(local, sha)
+
+    def _pump(
+        self, child: subprocess.Popen[bytes], events_fd: int, deadline_at: float
+    ) -> tuple[RunState | None, str]:
+        """Relay output until the child and its pipes are done; returns a forced ending."""
+        assert child.stdout is not None and child.stderr is not None
+        selector = selectors.DefaultSelector()
+        streams = {
+            child.stdout.fileno(): LogStream.STDOUT,
+            child.stderr.fileno(): LogStream.STDERR,
+            events_fd: LogStream.SDK,
+        }
+        for fd in streams:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        partial: dict[int, bytes] = dict.fromkeys(streams, b"")
+        batch = Batch()
+        last_flush = 0.0
+        forced: tuple[RunState | None, str] = (None, "")
+        kill_at: float | None = None
+        exited_at: float | None = None
+        try:
+            while selector.get_map():
+                for key, _ in selector.select(timeout=_FLUSH_EVERY):
+                    fd = int(key.fd)
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        selector.unregister(fd)
+                        if partial[fd]:
+                            self._take(batch, streams[fd], partial[fd])
+                        partial[fd] = b""
+                        continue
+                    data = partial[fd] + chunk
+                    *whole, partial[fd] = data.split(b"\n")
+                    for raw in whole:
+                        self._take(batch, streams[fd], raw)
+                    if len(partial[fd]) > _MAX_LINE:
+                        self._take(batch, streams[fd], partial[fd])
+                        partial[fd] = b""
+                now = time.monotonic()
+                if batch and (now - last_flush >= _FLUSH_EVERY or len(batch.lines) > _MAX_BATCH):
+                    self._flush(batch)
+                    batch, last_flush = Batch(), now
+                if forced[0] is None and kill_at is None:
+                    if self._cancel.is_set():
+                        reason = self._stop_reason or "cancelled"
+                        forced = (RunState.CANCELLED, reason)
+                    elif now >= deadline_at:
+                        forced = (RunState.TIMED_OUT, f"timed out after {self._timeout()} s")
+                    if forced[0] is not None:
+                        if not self._lost.is_set():
+                            self._system(f"stopping the run: {forced[1]}", "warning")
+                        _signal_group(child.pid, signal.SIGTERM)
+                        kill_at = now + KILL_GRACE
+                if kill_at is not None and now >= kill_at:
+                    _signal_group(child.pid, signal.SIGKILL)
+                    kill_at = float("inf")
+                if exited_at is None and child.poll() is not None:
+                    exited_at = now
+                if exited_at is not None and now - exited_at > 1.0:
+                    # The main process is gone but something it started holds the pipes.
+                    _signal_group(child.pid, signal.SIGKILL)
+                    break
+        finally:
+            selector.close()
+            os.close(events_fd)
+            if batch:
+                self._flush(batch)
+            child.wait()
+            # Whatever the child started must not outlive the run.
+            _signal_group(child.pid, signal.SIGKILL)
+            for pipe in (child.stdout, child.stderr):
+                pipe.close()
+        return forced
+
+    def _take(self, batch: Batch, stream: LogStream, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        at = utcnow()
+        if stream is not LogStream.SDK:
+            batch.lines.append({"at": at, "stream": stream, "level": "info", "message": text})
+            return
+        try:
+            event = json.loads(text)
+            kind = event["event"]
+        except (ValueError, KeyError, TypeError):
+            batch.lines.append({"at": at, "stream": stream, "level": "info", "message": text})
+            return
+        at = _parse_time(event.get("at")) or at
+        if kind == "log":
+            level = event.get("level") if event.get("level") in LOG_LEVELS else "info"
+            message = str(event.get("message", ""))
+            batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
+        elif kind == "progress":
+            with contextlib.suppress(TypeError, ValueError):
+                batch.progress = (int(event.get("percent", 0)), event.get("message"))
+        elif kind == "output":
+            batch.outputs.append(
+                {
+                    "kind": str(event.get("kind", "")),
+                    "uri": str(event.get("uri", "")),
+                    "name": str(event.get("name", "")),
+                }
+            )
+        elif kind == "task":
+            state = str(event.get("state", ""))
+            level = "error" if state == "failed" else "debug"
+            message = f"task {event.get('name')}: {state} (attempt {event.get('attempt', 1)})"
+            batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
+
+    def _flush(self, batch: Batch) -> None:
+        if self._lost.is_set():
+            return
+        with self.platform.db.transaction() as session:
+            runs.append_logs(session, self.run_id, batch.lines)
+            if batch.progress is not None:
+                runs.set_progress(session, self.run_id, *batch.progress)
+            for output in batch.outputs:
+                if output["kind"] in ("file", "table", "dataset"):
+                    runs.add_output(session, self.run_id, **output)
+
+    def _system(self, message: str, level: str = "info") -> None:
+        with self.platform.db.transaction() as session:
+            runs.system_log(session, self.run_id, message, level)
+
+    def _finish(self, state: RunState, code: int | None, error: str) -> runs.Ended | None:
+        settings = self.platform.settings
+        with self.platform.db.transaction() as session:
+            if error:
+                runs.system_log(session, self.run_id, f"run {state}: {error}", "error")
+            ended = runs.finish(
+                session,
+                self.platform.box,
+                self.run_id,
+                state=state,
+                executor=self.executor,
+                default_timeout=settings.run_timeout_seconds,
+                exit_code=code,
+                error=error,
+            )
+        return ended
+
+
+def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:
+    assert child.stdin is not None
+    try:
+        child.stdin.write(data)
+        child.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the child ended before reading its parameters; its exit code says why
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def new_executor_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,98 @@
+"""Wire shapes of pipelines, versions and runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from joliba.schemas.common import Input, Model
+
+
+class Parameter(Model):
+    code: str
+    type: str
+    name: str
+    help: str = ""
+    default: Any = None
+    choices: list[Any] | None = None
+    multiple: bool = False
+    required: bool = True
+
+
+class Version(Model):
+    id: uuid.UUID
+    number: int
+    message: str
+    function: str
+    parameters: list[Parameter]
+    timeout_seconds: int | None
+    retries: int
+    retry_delay_seconds: float
+    archive_sha256: str
+    archive_size: int
+    requirements_sha256: str
+    created_at: datetime
+
+
+class Pipeline(Model):
+    id: uuid.UUID
+    code: str
+    name: str
+    description: str
+    created_at: datetime
+    latest_version: Version | None = None
+    last_run_state: str | None = None
+
+
+class RunCreate(Input):
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Values by code")
+    version: int | None = Field(default=None, ge=1, description="Version number; latest if absent")
+
+
+class RunOutput(Model):
+    kind: str
+    uri: str
+    name: str
+    created_at: datetime
+
+
+class Run(Model):
+    id: uuid.UUID
+    pipeline: str = Field(description="Pipeline code")
+    version: int
+    state: str
+    trigger: str
+    trigger_detail: str
+    triggered_by: str | None = Field(description="Email of the person who started it")
+    parameters: dict[str, Any] = Field(description="Secret values show ********")
+    attempt: int
+    retry_of: uuid.UUID | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    progress: int | None
+    progress_message: str
+    exit_code: int | None
+    error: str
+    cancel_requested: bool
+    outputs: list[RunOutput] = Field(default_factory=list)
+
+
+class LogLine(Model):
+    id: int
+    at: datetime
+    stream: str
+    level: str
+    message: str
+
+
+class RunLogs(Model):
+    items: list[LogLine]
+    #: Pass as ``after`` to get the next lines.
+    next_after: int
+    state: str
+    finished: bool

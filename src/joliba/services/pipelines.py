@@ -1,0 +1,178 @@
+"""Pipelines and their immutable versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from joliba.db.tables import Pipeline, PipelineRun, PipelineVersion
+from joliba.domain.errors import Invalid, NotFound
+from joliba.domain.paging import PageRequest
+from joliba.domain.parameters import specs_from_json
+from joliba.domain.slugs import check_name, check_slug
+from joliba.services import audit
+from joliba.services.paging import paginate
+from joliba.services.workspaces import Access
+
+
+@dataclass(frozen=True)
+class VersionSource:
+    """A checked archive: what the runner learnt from it before any row is written."""
+
+    archive_sha256: str
+    archive_size: int
+    requirements_sha256: str
+    #: What ``python -m joliba.sdk.inspect`` printed for the archive's pipeline.py.
+    spec: dict[str, Any]
+
+
+def archive_key(sha256: str) -> str:
+    """Where a version's archive lives in the object store (content-addressed)."""
+    return f"pipelines/archives/{sha256[:2]}/{sha256}.zip"
+
+
+def find(session: Session, access: Access, code: str) -> Pipeline | None:
+    return session.scalar(
+        select(Pipeline).where(Pipeline.workspace_id == access.workspace.id, Pipeline.code == code)
+    )
+
+
+def get(session: Session, access: Access, code: str) -> Pipeline:
+    pipeline = find(session, access, code)
+    if pipeline is None:
+        raise NotFound(f"pipeline '{code}' not found")
+    return pipeline
+
+
+def list_for(
+    session: Session, access: Access, page: PageRequest, *, search: str = ""
+) -> tuple[Sequence[Pipeline], int]:
+    query = select(Pipeline).where(Pipeline.workspace_id == access.workspace.id)
+    if search:
+        like = f"%{search.lower()}%"
+        query = query.where(func.lower(Pipeline.name).like(like) | Pipeline.code.like(like))
+    return paginate(session, query, page, Pipeline.code)
+
+
+def latest_version(session: Session, pipeline: Pipeline) -> PipelineVersion | None:
+    return session.scalar(
+        select(PipelineVersion)
+        .where(PipelineVersion.pipeline_id == pipeline.id)
+        .order_by(PipelineVersion.number.desc())
+        .limit(1)
+    )
+
+
+def get_version(session: Session, pipeline: Pipeline, number: int | None) -> PipelineVersion:
+    """Version ``number``, or the latest when None."""
+    if number is None:
+        version = latest_version(session, pipeline)
+        if version is None:
+            raise NotFound(f"pipeline '{pipeline.code}' has no version yet")
+        return version
+    version = session.scalar(
+        select(PipelineVersion).where(
+            PipelineVersion.pipeline_id == pipeline.id, PipelineVersion.number == number
+        )
+    )
+    if version is None:
+        raise NotFound(f"pipeline '{pipeline.code}' has no version {number}")
+    return version
+
+
+def list_versions(
+    session: Session, pipeline: Pipeline, page: PageRequest
+) -> tuple[Sequence[PipelineVersion], int]:
+    query = select(PipelineVersion).where(PipelineVersion.pipeline_id == pipeline.id)
+    return paginate(session, query, page, PipelineVersion.number.desc())
+
+
+def _clean_spec(spec: dict[str, Any]) -> tuple[str, str, int | None, int, float, list[Any]]:
+    """Check what the inspector reported, as untrusted input (it ran user code)."""
+    name = spec.get("name")
+    function = spec.get("function")
+    if not isinstance(function, str) or not function:
+        raise Invalid("pipeline.py: the inspector did not report the pipeline function")
+    timeout = spec.get("timeout")
+    retries = spec.get("retries", 0)
+    delay = spec.get("retry_delay", 60)
+    if timeout is not None and (not isinstance(timeout, int) or timeout < 1):
+        raise Invalid("pipeline.py: timeout must be a positive number of seconds")
+    if not isinstance(retries, int) or not 0 <= retries <= 20:
+        raise Invalid("pipeline.py: retries must be between 0 and 20")
+    if not isinstance(delay, int | float) or delay < 0:
+        raise Invalid("pipeline.py: retry_delay must be zero or more seconds")
+    parameters = [p.to_json() for p in specs_from_json(spec.get("parameters", []))]
+    label = check_name(name if isinstance(name, str) and name.strip() else function)
+    return label, function, timeout, retries, float(delay), parameters
+
+
+def create_version(
+    session: Session, access: Access, *, code: str, source: VersionSource, message: str = ""
+) -> PipelineVersion:
+    """Add a version to pipeline ``code``, creating the pipeline on its first push."""
+    code = check_slug(code, field="code")
+    name, function, timeout, retries, delay, parameters = _clean_spec(source.spec)
+    pipeline = find(session, access, code)
+    if pipeline is None:
+        pipeline = Pipeline(
+            workspace_id=access.workspace.id,
+            code=code,
+            name=name,
+            created_by_id=access.actor.user.id,
+        )
+        session.add(pipeline)
+        session.flush()
+    else:
+        pipeline.name = name
+    # Per-pipeline numbering; the unique constraint turns a race into an error, not a duplicate.
+    last = session.scalar(
+        select(func.max(PipelineVersion.number)).where(PipelineVersion.pipeline_id == pipeline.id)
+    )
+    version = PipelineVersion(
+        pipeline_id=pipeline.id,
+        number=(last or 0) + 1,
+        message=message.strip()[:10_000],
+        archive_sha256=source.archive_sha256,
+        archive_size=source.archive_size,
+        requirements_sha256=source.requirements_sha256,
+        function=function,
+        parameters=parameters,
+        timeout_seconds=timeout,
+        retries=retries,
+        retry_delay_seconds=delay,
+        created_by_id=access.actor.user.id,
+    )
+    session.add(version)
+    session.flush()
+    audit.record(
+        session,
+        "pipeline.push",
+        actor=access.actor,
+        workspace=access.workspace,
+        target=f"{code} v{version.number}",
+        details={"archive_sha256": source.archive_sha256, "size": source.archive_size},
+    )
+    return version
+
+
+def delete(session: Session, access: Access, code: str) -> None:
+    pipeline = get(session, access, code)
+    session.delete(pipeline)
+    session.flush()
+    audit.record(
+        session, "pipeline.delete", actor=access.actor, workspace=access.workspace, target=code
+    )
+
+
+def last_runs(session: Session, pipeline: Pipeline, limit: int = 30) -> Sequence[PipelineRun]:
+    return session.scalars(
+        select(PipelineRun)
+        .where(PipelineRun.pipeline_id == pipeline.id)
+        .order_by(PipelineRun.queued_at.desc())
+        .limit(limit)
+    ).all()

@@ -1,0 +1,42 @@
+"""In-process signals from the edges to the runner, so queued runs start without polling.
+
+The API queues a run and commits; then it calls :meth:`RunSignals.queued` and the runner
+living in the same server wakes at once. Other servers find the run on their next poll.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Protocol
+
+
+class RunListener(Protocol):
+    def wake(self) -> None: ...
+
+    def cancel(self, run_id: uuid.UUID) -> None: ...
+
+
+class RunSignals:
+    def __init__(self) -> None:
+        self._listeners: list[RunListener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: RunListener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: RunListener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def queued(self) -> None:
+        """Call after committing new queued runs."""
+        for listener in list(self._listeners):
+            listener.wake()
+
+    def cancel_requested(self, run_id: uuid.UUID) -> None:
+        """Call after committing a cancel request."""
+        for listener in list(self._listeners):
+            listener.cancel(run_id)

@@ -30,6 +30,7 @@ from joliba.services import members, tokens, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
+from tests.wheels import build_wheel
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
@@ -111,7 +112,16 @@ def platform(
     """One migrated platform per backend for the whole session (tests use unique names)."""
     home = tmp_path_factory.mktemp(f"home-{backend}")
     url = request.getfixturevalue("postgres_database") if backend == "postgresql" else None
-    settings = make_settings(home, url, login_max_failures=5)
+    # Pipeline environments install from a local folder of wheels, never from the network.
+    wheels = home / "wheels"
+    build_wheel(wheels)
+    settings = make_settings(
+        home,
+        url,
+        login_max_failures=5,
+        package_index_url="none",
+        package_find_links=str(wheels),
+    )
     platform = Platform.from_settings(settings)
     upgrade(platform.db.engine)
     yield platform

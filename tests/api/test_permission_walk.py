@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,8 +20,10 @@ from sqlalchemy import select
 from joliba.api.router import create_api
 from joliba.db.tables import Workspace
 from joliba.domain.permissions import POLICY, Action, Role
-from joliba.services import invitations, users, workspaces
+from joliba.domain.runs import Trigger
+from joliba.services import invitations, pipelines, runs, users, workspaces
 from joliba.services.actors import Actor
+from tests.archives import SIMPLE, push, zip_files
 from tests.conftest import PASSWORD, Person, World, unique
 
 ANONYMOUS, USER, SUPERUSER, UNRESTRICTED = "anonymous", "user", "superuser", "unrestricted"
@@ -32,6 +34,7 @@ class Ctx:
     world: World
     ws: str
     admin: Person
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 Request = dict[str, Any]
@@ -111,6 +114,42 @@ def _invitation_for_caller(ctx: Ctx, caller: Caller) -> Request:
             session, access, email=email, role=Role.VIEWER, lifetime=timedelta(days=1)
         )
     return {"json": {"token": created.secret}}
+
+
+def _pipeline(ctx: Ctx, caller: Caller) -> Request:
+    """A pipeline pushed once per walk, shared by the read endpoints."""
+    if "pipeline" not in ctx.cache:
+        code = unique("p")
+        push(ctx.admin.api, ctx.ws, code)
+        ctx.cache["pipeline"] = code
+    return {"params": {"code": ctx.cache["pipeline"]}}
+
+
+def _fresh_pipeline(ctx: Ctx, caller: Caller) -> Request:
+    code = unique("p")
+    push(ctx.admin.api, ctx.ws, code)
+    return {"params": {"code": code}}
+
+
+def _held_run(ctx: Ctx, caller: Caller) -> Request:
+    """A queued run that the runner leaves alone (due tomorrow), so it can be cancelled."""
+    code = _pipeline(ctx, caller)["params"]["code"]
+    platform = ctx.world.platform
+    with platform.db.transaction() as session:
+        admin = users.get_by_email(session, ctx.admin.email)
+        assert admin is not None
+        access = workspaces.authorize(session, Actor(user=admin), ctx.ws, Action.PIPELINE_RUN)
+        version = pipelines.get_version(session, pipelines.get(session, access, code), None)
+        run = runs.queue(
+            session,
+            platform.box,
+            version=version,
+            values={},
+            trigger=Trigger.MANUAL,
+            default_timeout=60,
+            not_before=datetime.now(UTC) + timedelta(days=1),
+        )
+        return {"params": {"run_id": str(run.id)}}
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -210,6 +249,42 @@ ENDPOINTS: list[Endpoint] = [
         "POST", "/workspaces/{ws}/connections/{slug}/test", Action.CONNECTION_TEST, _connection
     ),
     Endpoint("GET", "/workspaces/{ws}/audit", Action.AUDIT_READ),
+    Endpoint("GET", "/workspaces/{ws}/pipelines", Action.PIPELINE_READ),
+    Endpoint("GET", "/workspaces/{ws}/pipelines/{code}", Action.PIPELINE_READ, _pipeline),
+    Endpoint(
+        "DELETE", "/workspaces/{ws}/pipelines/{code}", Action.PIPELINE_DELETE, _fresh_pipeline
+    ),
+    Endpoint("GET", "/workspaces/{ws}/pipelines/{code}/versions", Action.PIPELINE_READ, _pipeline),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/pipelines/{code}/versions/{number}",
+        Action.PIPELINE_READ,
+        lambda ctx, c: {
+            **_pipeline(ctx, c),
+            "params": {**_pipeline(ctx, c)["params"], "number": 1},
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/pipelines/{code}/versions",
+        Action.PIPELINE_WRITE,
+        lambda ctx, c: {
+            "params": {"code": unique("p")},
+            "content": zip_files({"pipeline.py": SIMPLE}),
+        },
+    ),
+    Endpoint("GET", "/workspaces/{ws}/pipelines/{code}/runs", Action.PIPELINE_READ, _pipeline),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/pipelines/{code}/runs",
+        Action.PIPELINE_RUN,
+        lambda ctx, c: {**_pipeline(ctx, c), "json": {"parameters": {"count": 2}}},
+    ),
+    Endpoint("GET", "/workspaces/{ws}/runs", Action.PIPELINE_READ),
+    Endpoint("GET", "/workspaces/{ws}/runs/{run_id}", Action.PIPELINE_READ, _held_run),
+    Endpoint("GET", "/workspaces/{ws}/runs/{run_id}/logs", Action.PIPELINE_READ, _held_run),
+    Endpoint("GET", "/workspaces/{ws}/runs/{run_id}/logs.txt", Action.PIPELINE_READ, _held_run),
+    Endpoint("POST", "/workspaces/{ws}/runs/{run_id}/cancel", Action.PIPELINE_RUN, _held_run),
 ]
 
 

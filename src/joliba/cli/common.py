@@ -1,29 +1,33 @@
-"""What every command shares: settings, the platform, printing data as tables or JSON."""
+"""What the server-side commands share: settings, the platform, a transaction.
+
+Heavy modules (SQLAlchemy, the services) are imported inside the functions, so that
+``joliba`` commands that never touch the database start quickly.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.orm import Session
 
-from joliba.db.migrate import upgrade
-from joliba.domain.errors import JolibaError
-from joliba.services.platform import Platform
-from joliba.settings import Settings, prepare_home
+from joliba.cli.output import JsonOption, console, errors, print_rows
 
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+    from joliba.services.platform import Platform
+    from joliba.settings import Settings
+
+__all__ = ["JsonOption", "console", "errors", "open_platform", "print_rows", "transaction"]
 
 
 def open_platform(settings: Settings | None = None, *, migrate: bool = True) -> Platform:
+    from joliba.db.migrate import upgrade
+    from joliba.services.platform import Platform
+    from joliba.settings import Settings, prepare_home
+
     settings = settings or Settings()
     prepare_home(settings)
     platform = Platform.from_settings(settings)
@@ -35,6 +39,8 @@ def open_platform(settings: Settings | None = None, *, migrate: bool = True) -> 
 @contextmanager
 def transaction() -> Iterator[tuple[Platform, Session]]:
     """Open the platform and a write transaction; domain errors exit with code 1."""
+    from joliba.domain.errors import JolibaError
+
     platform = open_platform()
     try:
         with platform.db.transaction() as session:
@@ -44,13 +50,3 @@ def transaction() -> Iterator[tuple[Platform, Session]]:
         raise typer.Exit(1) from None
     finally:
         platform.close()
-
-
-def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(list(rows), indent=2, default=str))
-        return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console.print(table)

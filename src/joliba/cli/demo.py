@@ -8,8 +8,6 @@ from pathlib import Path
 import typer
 
 from joliba.cli.common import console, open_platform
-from joliba.services import demo as demo_service
-from joliba.settings import Settings
 
 
 def demo(
@@ -24,6 +22,8 @@ def demo(
     import uvicorn
 
     from joliba.app import create_app
+    from joliba.services import demo as demo_service
+    from joliba.settings import Settings
 
     overrides: dict[str, object] = {}
     if "JOLIBA_HOME" not in os.environ:

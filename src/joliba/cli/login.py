@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from joliba.cli.common import errors
+from joliba.cli.output import errors
 from joliba.client import credentials
 from joliba.client.api import ApiError, Client
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from joliba.cli.common import JsonOption, errors, print_rows
+from joliba.cli.output import JsonOption, errors, print_rows
 from joliba.cli.remote import connect, follow_logs, report_end, wait
 from joliba.client.archive import ArchiveError, build
 from joliba.domain.errors import Invalid

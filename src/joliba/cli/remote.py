@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from joliba.cli.common import errors
+from joliba.cli.output import errors
 from joliba.client import credentials
 from joliba.client.api import ApiError, Client
 

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from joliba.cli.common import JsonOption, console
+from joliba.cli.output import JsonOption, console
 from joliba.cli.remote import connect, follow_logs, print_line, report_end, run_path
 
 app = typer.Typer(help="Follow and control pipeline runs.", no_args_is_help=True)

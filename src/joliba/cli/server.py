@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from joliba.cli.common import open_platform
-from joliba.db.migrate import current_revision, head_revision, upgrade
 
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 
@@ -16,6 +14,8 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
 ) -> None:
     """Run the web pages and the API (migrating the database first)."""
+    import uvicorn
+
     from joliba.app import create_app
 
     platform = open_platform()
@@ -33,6 +33,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
+    from joliba.db.migrate import current_revision, upgrade
+
     platform = open_platform()
     upgrade(platform.db.engine)
     typer.echo(f"database at revision {current_revision(platform.db.engine)}")
@@ -42,6 +44,8 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the newest one this version knows."""
+    from joliba.db.migrate import current_revision, head_revision
+
     platform = open_platform(migrate=False)
     typer.echo(f"current {current_revision(platform.db.engine)} · head {head_revision()}")
     platform.close()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from joliba.cli.common import transaction
-from joliba.services import tokens, users
-from joliba.services.actors import Actor
 
 app = typer.Typer(help="Manage API tokens (run on the server).", no_args_is_help=True)
 
@@ -23,6 +21,9 @@ def create(
     name: str = typer.Option("cli", "--name", help="A name to recognise the token by."),
 ) -> None:
     """Create a personal API token; the token is printed as the last line."""
+    from joliba.services import tokens, users
+    from joliba.services.actors import Actor
+
     with transaction() as (_platform, session):
         user = users.get_by_email(session, email)
         if user is None:

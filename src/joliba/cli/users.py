@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from joliba.cli.common import JsonOption, print_rows, transaction
-from joliba.domain.paging import PageRequest
-from joliba.services import users
 
 app = typer.Typer(help="Manage user accounts (run on the server).", no_args_is_help=True)
 
@@ -21,6 +19,8 @@ def create(
     name: str = typer.Option("", "--name", help="Display name."),
 ) -> None:
     """Create a user who can sign in with EMAIL and the password."""
+    from joliba.services import users
+
     with transaction() as (_platform, session):
         user = users.create_user(
             session, email=email, password=password, name=name, superuser=superuser
@@ -31,6 +31,9 @@ def create(
 @app.command("list")
 def list_users(as_json: bool = JsonOption) -> None:
     """List user accounts."""
+    from joliba.domain.paging import PageRequest
+    from joliba.services import users
+
     with transaction() as (_platform, session):
         rows, _total = users.list_users(session, PageRequest(page=1, page_size=10_000))
         print_rows(
@@ -55,6 +58,8 @@ def set_password(
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True),
 ) -> None:
     """Reset a user's password (ends their browser sessions)."""
+    from joliba.services import users
+
     with transaction() as (_platform, session):
         user = users.get_by_email(session, email)
         if user is None:

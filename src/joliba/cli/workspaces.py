@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import func, select
 
 from joliba.cli.common import JsonOption, print_rows, transaction
-from joliba.db.tables import Membership, Workspace
-from joliba.domain.paging import PageRequest
-from joliba.services import members, users, workspaces
 
 app = typer.Typer(help="Manage workspaces (run on the server).", no_args_is_help=True)
 
@@ -22,6 +18,8 @@ def create(
     time_zone: str = typer.Option("UTC", "--time-zone", help="IANA name, e.g. Africa/Niamey."),
 ) -> None:
     """Create a workspace with ADMIN as its first admin."""
+    from joliba.services import users, workspaces
+
     with transaction() as (_platform, session):
         owner = users.get_by_email(session, admin)
         if owner is None:
@@ -41,6 +39,10 @@ def create(
 @app.command("list")
 def list_workspaces(as_json: bool = JsonOption) -> None:
     """List every workspace with its number of members."""
+    from sqlalchemy import func, select
+
+    from joliba.db.tables import Membership, Workspace
+
     with transaction() as (_platform, session):
         counts = dict(
             session.execute(
@@ -73,6 +75,12 @@ def members_command(
     as_json: bool = JsonOption,
 ) -> None:
     """List a workspace's members, or add or remove one."""
+    from sqlalchemy import select
+
+    from joliba.db.tables import Workspace
+    from joliba.domain.paging import PageRequest
+    from joliba.services import members, users
+
     with transaction() as (_platform, session):
         workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
         if workspace is None:

@@ -1,0 +1,145 @@
+"""`kill -9` of the server during a run: the run ends failed within the lease, its processes
+die with the server, and the runs still queued each run exactly once after the restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.archives import log_messages, push, start_run, wait_for_run
+from tests.e2e.test_demo import free_port
+from tests.wheels import build_wheel
+
+SLEEPER = """
+import subprocess, time
+from joliba import current_run, pipeline
+
+@pipeline(name="Sleeper")
+def sleeper():
+    child = subprocess.Popen(["sleep", "300"])
+    current_run.log_info(f"child pid {child.pid}")
+    time.sleep(300)
+"""
+
+MARKER = """
+import uuid
+from joliba import current_run, pipeline, workspace
+
+@pipeline(name="Marker")
+def marker():
+    with workspace.open(f"marks/{uuid.uuid4().hex}.txt", "w") as f:
+        f.write(current_run.run_id or "")
+    current_run.log_info("marked")
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "joliba.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return result.stdout
+
+
+@contextmanager
+def _server(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "joliba.cli.main", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
+    env.update(
+        JOLIBA_HOME=str(tmp_path / "home"),
+        JOLIBA_RUN_LEASE_SECONDS="4",
+        JOLIBA_MAX_RUNS="1",
+        JOLIBA_PACKAGE_INDEX_URL="none",
+        JOLIBA_PACKAGE_FIND_LINKS=str(build_wheel(tmp_path / "wheels").parent),
+    )
+    if fresh_database_url:
+        env["JOLIBA_DATABASE_URL"] = fresh_database_url
+    _cli(env, "users", "create", "ops@example.org", "--password", "Correct-Horse-9", "--superuser")
+    _cli(env, "workspaces", "create", "Ops", "--admin", "ops@example.org")
+    token = _cli(env, "tokens", "create", "ops@example.org").strip().splitlines()[-1]
+    port = free_port()
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    log = tmp_path / "server.log"
+    with _server(env, port, log) as first:
+        push(api, "ops", "sleeper", SLEEPER)
+        push(api, "ops", "marker", MARKER)
+        sleeping = start_run(api, "ops", "sleeper")
+        wait_for_run(api, "ops", sleeping, states={"running"})
+        deadline = time.monotonic() + 30
+        while not any(m.startswith("child pid") for m in log_messages(api, "ops", sleeping)):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        pid = int(
+            next(m for m in log_messages(api, "ops", sleeping) if m.startswith("child")).split()[-1]
+        )
+        # One run at a time: these wait in the queue behind the sleeper.
+        queued = [start_run(api, "ops", "marker") for _ in range(3)]
+        assert all(api.get(f"/workspaces/ops/runs/{r}").json()["state"] == "queued" for r in queued)
+        first.kill()  # SIGKILL: no shutdown code runs
+        first.wait()
+    killed_at = time.monotonic()
+    while _alive(pid):
+        assert time.monotonic() - killed_at < 10, "the run's processes outlived the server"
+        time.sleep(0.1)
+
+    with _server(env, port, log):
+        ended = wait_for_run(api, "ops", sleeping, timeout=60)
+        assert ended["state"] == "failed"
+        assert "lost its executor" in ended["error"]
+        assert time.monotonic() - killed_at < 60
+        for run_id in queued:
+            assert wait_for_run(api, "ops", run_id, timeout=60)["state"] == "succeeded"
+        marks = api.get("/workspaces/ops/files", params={"path": "marks"}).json()
+        assert marks["total"] == 3  # each queued run ran exactly once
+        runs = api.get("/workspaces/ops/pipelines/marker/runs").json()
+        assert runs["total"] == 3

@@ -1,0 +1,181 @@
+"""The run context behind ``current_run`` and ``workspace``.
+
+One :class:`RunContext` is active per process: the platform entry point or the local runner
+sets it before the pipeline runs. Outside any run (a task called from a unit test) the first
+use of ``current_run`` or ``workspace`` sets up a local context from ``workspace.yaml``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from joliba.domain.paths import clean_path, name_of
+from joliba.domain.slugs import check_slug
+from joliba.sdk.events import LEVELS, EventWriter
+from joliba.sdk.types import Connection, connection_from_json
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass
+class RunContext:
+    """Everything a running pipeline can reach. ``connections`` holds the raw JSON objects."""
+
+    events: EventWriter
+    mode: str = "local"  # "local" | "platform"
+    run_id: str | None = None
+    workspace_slug: str = "local"
+    files_path: str | None = None  # absolute; a str so `import joliba` needs no pathlib
+    connections: Mapping[str, Any] = field(default_factory=dict)
+    database_url: str | None = None
+    log_level: int = LEVELS["info"]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    server_url: str | None = None
+    token: str | None = field(default=None, repr=False)  # kept for later SDK features
+
+    def log(self, level: str, message: object) -> None:
+        if LEVELS[level] >= self.log_level:
+            self.events.emit("log", level=level, message=str(message))
+
+    def connection(self, slug: str) -> Connection:
+        data = self.connections.get(slug)
+        if data is None:
+            known = ", ".join(sorted(self.connections)) or "none"
+            raise ConnectionNotFound(
+                f"no connection '{slug}' in workspace '{self.workspace_slug}' (known: {known})"
+            )
+        return connection_from_json(slug, data)
+
+
+class ConnectionNotFound(KeyError):
+    """A connection slug the workspace does not have."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0])
+
+
+_lock = threading.Lock()
+_active: RunContext | None = None
+
+
+def activate(context: RunContext) -> None:
+    global _active
+    with _lock:
+        _active = context
+
+
+def active() -> RunContext:
+    """The current context, or a local one built on first use outside any run."""
+    global _active
+    context = _active
+    if context is not None:  # the common case, without taking the lock
+        return context
+    with _lock:
+        if _active is None:
+            from joliba.sdk.local import default_context  # local mode only: may import yaml
+
+            _active = default_context()
+        return _active
+
+
+def on_platform() -> bool:
+    """Whether this process is a platform run (started by ``joliba.sdk.entry``)."""
+    return _active is not None and _active.mode == "platform"
+
+
+class CurrentRun:
+    """``current_run``: logs, progress and outputs of the running pipeline; never blocks."""
+
+    def log_debug(self, message: object) -> None:
+        active().log("debug", message)
+
+    def log_info(self, message: object) -> None:
+        active().log("info", message)
+
+    def log_warning(self, message: object) -> None:
+        active().log("warning", message)
+
+    def log_error(self, message: object) -> None:
+        active().log("error", message)
+
+    def progress(self, percent: int, message: str | None = None) -> None:
+        if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            raise ValueError(f"progress: percent must be an integer from 0 to 100, not {percent!r}")
+        text = None if message is None else str(message)
+        active().events.emit("progress", percent=percent, message=text)
+
+    def add_file_output(self, path: str) -> None:
+        """Record a workspace file (relative to ``workspace.files_path``) as an output."""
+        clean = clean_path(path)
+        active().events.emit("output", kind="file", uri=clean, name=name_of(clean))
+
+    def add_table_output(self, name: str) -> None:
+        """Record a table of the workspace database as an output."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("add_table_output: a table name is required")
+        active().events.emit("output", kind="table", uri=name.strip(), name=name.strip())
+
+    def add_dataset_output(self, slug: str, version: str | int | None = None) -> None:
+        """Record a dataset (optionally one version of it) as an output."""
+        check_slug(slug)
+        uri = slug if version is None else f"{slug}@{version}"
+        active().events.emit("output", kind="dataset", uri=uri, name=slug)
+
+    @property
+    def run_id(self) -> str | None:
+        """The platform's run id; ``None`` in local runs."""
+        return active().run_id
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The values the pipeline function received (a copy)."""
+        return dict(active().parameters)
+
+    def __repr__(self) -> str:
+        return "<current_run>"
+
+
+class Workspace:
+    """``workspace``: the files folder, connections and database of the run's workspace."""
+
+    @property
+    def slug(self) -> str:
+        return active().workspace_slug
+
+    @property
+    def files_path(self) -> Path:
+        """The local folder of the workspace's files."""
+        from pathlib import Path
+
+        path = active().files_path
+        if path is None:
+            raise RuntimeError(
+                "this run has no local workspace files folder (JOLIBA_FILES_PATH is not set)"
+            )
+        return Path(path)
+
+    @property
+    def database_url(self) -> str | None:
+        return active().database_url
+
+    def open(self, path: str, mode: str = "r", **kwargs: Any) -> IO[Any]:
+        """Open a workspace file; writing creates missing parent folders."""
+        target = self.files_path / clean_path(path)
+        if any(flag in mode for flag in "wax+"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, mode, **kwargs)
+
+    def connection(self, slug: str) -> Connection:
+        """The typed connection object for ``slug`` (``ConnectionNotFound`` when unknown)."""
+        return active().connection(slug)
+
+    def __repr__(self) -> str:
+        return "<workspace>"
+
+
+current_run = CurrentRun()
+workspace = Workspace()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import re
 
-# Invitation links carry their secret in the path (/invitations/inv_…); API tokens (jlb_…)
-# should only travel in headers, but are masked too in case a client puts one in a URL.
-_SECRET_IN_TEXT = re.compile(r"\b(inv_|jlb_)[A-Za-z0-9_\-]{8,}")
+# Invitation links (/invitations/inv_…) and webhook URLs (/hooks/jlw_…) carry their secret in
+# the path; API and run tokens (jlb_…, jlr_…) should only travel in headers, but are masked
+# too in case a client puts one in a URL.
+_SECRET_IN_TEXT = re.compile(r"\b(inv_|jlb_|jlr_|jlw_)[A-Za-z0-9_\-]{8,}")
 
 
 def redact(text: str) -> str:

@@ -152,6 +152,43 @@ def _held_run(ctx: Ctx, caller: Caller) -> Request:
         return {"params": {"run_id": str(run.id)}}
 
 
+def _schedule(ctx: Ctx, caller: Caller) -> Request:
+    code = _pipeline(ctx, caller)["params"]["code"]
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/pipelines/{code}/schedules", json={"cron": "0 6 * * *"}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"code": code, "schedule_id": r.json()["id"]}}
+
+
+def _webhook(ctx: Ctx, caller: Caller) -> Request:
+    code = _fresh_pipeline(ctx, caller)["params"]["code"]
+    r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/pipelines/{code}/webhook")
+    assert r.status_code == 201, r.text
+    return {"params": {"secret": r.json()["url"].rsplit("/", 1)[-1]}, "json": {"count": 3}}
+
+
+def _trigger(ctx: Ctx, caller: Caller) -> Request:
+    code = _pipeline(ctx, caller)["params"]["code"]
+    source = _fresh_pipeline(ctx, caller)["params"]["code"]
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/pipelines/{code}/triggers", json={"source": source}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"code": code, "source": source}}
+
+
+def _recipient(ctx: Ctx, caller: Caller) -> Request:
+    code = _pipeline(ctx, caller)["params"]["code"]
+    person = ctx.world.person()
+    ctx.world.add_member(ctx.ws, person, Role.VIEWER)
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/pipelines/{code}/recipients", json={"email": person.email}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"code": code, "email": person.email}}
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/health", ANONYMOUS),
     Endpoint("GET", "/me", USER),
@@ -285,6 +322,63 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/workspaces/{ws}/runs/{run_id}/logs", Action.PIPELINE_READ, _held_run),
     Endpoint("GET", "/workspaces/{ws}/runs/{run_id}/logs.txt", Action.PIPELINE_READ, _held_run),
     Endpoint("POST", "/workspaces/{ws}/runs/{run_id}/cancel", Action.PIPELINE_RUN, _held_run),
+    Endpoint("GET", "/workspaces/{ws}/pipelines/{code}/schedules", Action.PIPELINE_READ, _pipeline),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/pipelines/{code}/schedules",
+        Action.PIPELINE_WRITE,
+        lambda ctx, c: {**_pipeline(ctx, c), "json": {"cron": "*/5 * * * *", "enabled": False}},
+    ),
+    Endpoint(
+        "PATCH",
+        "/workspaces/{ws}/pipelines/{code}/schedules/{schedule_id}",
+        Action.PIPELINE_WRITE,
+        lambda ctx, c: {**_schedule(ctx, c), "json": {"enabled": False}},
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/pipelines/{code}/schedules/{schedule_id}",
+        Action.PIPELINE_WRITE,
+        _schedule,
+    ),
+    Endpoint(
+        "POST", "/workspaces/{ws}/pipelines/{code}/webhook", Action.PIPELINE_WRITE, _fresh_pipeline
+    ),
+    Endpoint(
+        "DELETE", "/workspaces/{ws}/pipelines/{code}/webhook", Action.PIPELINE_WRITE, _pipeline
+    ),
+    Endpoint("POST", "/hooks/{secret}", ANONYMOUS, _webhook),
+    Endpoint("GET", "/workspaces/{ws}/pipelines/{code}/triggers", Action.PIPELINE_READ, _pipeline),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/pipelines/{code}/triggers",
+        Action.PIPELINE_WRITE,
+        lambda ctx, c: {
+            **_pipeline(ctx, c),
+            "json": {"source": _fresh_pipeline(ctx, c)["params"]["code"]},
+        },
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/pipelines/{code}/triggers/{source}",
+        Action.PIPELINE_WRITE,
+        _trigger,
+    ),
+    Endpoint(
+        "GET", "/workspaces/{ws}/pipelines/{code}/recipients", Action.PIPELINE_READ, _pipeline
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/pipelines/{code}/recipients",
+        Action.PIPELINE_WRITE,
+        lambda ctx, c: {**_pipeline(ctx, c), "json": {"email": ctx.admin.email}},
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/pipelines/{code}/recipients/{email}",
+        Action.PIPELINE_WRITE,
+        _recipient,
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ from joliba.domain.errors import Forbidden, Unauthorized
 from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
 from joliba.domain.permissions import READ_ACTIONS, Action
 from joliba.schemas.common import Page
-from joliba.services import sessions, tokens, workspaces
+from joliba.services import runs, sessions, tokens, workspaces
 from joliba.services.actors import Actor
 from joliba.services.crypto import same
 from joliba.services.platform import Platform
@@ -67,6 +67,8 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
             scheme, _, value = header.partition(" ")
             if scheme.lower() != "bearer" or not value.strip():
                 raise Unauthorized("use 'Authorization: Bearer <token>'")
+            if value.strip().startswith(runs.RUN_TOKEN_PREFIX):
+                return _run_actor(session, value.strip(), ip)
             token = tokens.resolve(session, value.strip())
             if token is None:
                 raise Unauthorized("the token is invalid, expired or revoked")
@@ -90,6 +92,16 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
                 raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
         request.state.csrf_token = row.csrf_token
         return Actor(user=row.user, client_ip=ip)
+
+
+def _run_actor(session: Session, token: str, ip: str) -> Actor:
+    """A running pipeline's token: acts for whoever started the run, in its workspace only,
+    and only while the run is running."""
+    run = runs.resolve_token(session, token)
+    user = runs.acting_user(session, run) if run is not None else None
+    if run is None or user is None:
+        raise Unauthorized("the run token is invalid or its run has ended")
+    return Actor(user=user, token_workspace_id=run.workspace_id, client_ip=ip)
 
 
 def _touch_token(platform: Platform, token: ApiToken) -> None:

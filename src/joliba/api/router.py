@@ -14,7 +14,10 @@ from joliba.api import (
     members,
     pipelines,
     runs,
+    schedules,
+    triggers,
     users,
+    webhooks,
     workspaces,
 )
 
@@ -29,6 +32,9 @@ ROUTERS = (
     audit.router,
     pipelines.router,
     runs.router,
+    schedules.router,
+    webhooks.router,
+    triggers.router,
 )
 
 

@@ -23,6 +23,7 @@ def pipeline_view(session: Session, pipeline: PipelineRow) -> Pipeline:
         name=pipeline.name,
         description=pipeline.description,
         created_at=pipeline.created_at,
+        webhook_enabled=pipeline.webhook_token_hash is not None,
         latest_version=version_view(latest) if latest else None,
         last_run_state=last[0].state if last else None,
     )

@@ -13,15 +13,19 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from joliba.domain.runs import RunState
+from joliba.runner.notifier import Notifier
 from joliba.runner.process import RunProcess, new_executor_id
 from joliba.runner.versions import code_cache_for, environments_for
-from joliba.services import runs
+from joliba.services import retention, runs, schedules
 from joliba.services.platform import Platform
 
 log = logging.getLogger("joliba.runner")
 
 #: Longest sleep between looks at the queue (runs queued by another server, due retries).
 POLL_SECONDS = 2.0
+#: How often old runs are pruned (JOLIBA_RUN_RETENTION_DAYS).
+PRUNE_SECONDS = 3600.0
 
 
 class Runner:
@@ -35,6 +39,8 @@ class Runner:
         self.beat_every = settings.run_lease_seconds / 4
         self.environments = environments_for(settings)
         self.code = code_cache_for(settings)
+        self.notifier = Notifier(platform)
+        self.retention_days = settings.run_retention_days
         self._active: dict[uuid.UUID, RunProcess] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -56,6 +62,7 @@ class Runner:
 
     def start(self) -> None:
         self.platform.signals.subscribe(self)
+        self.notifier.start()
         self._thread = threading.Thread(target=self._loop, name="joliba-runner", daemon=True)
         self._thread.start()
 
@@ -72,6 +79,7 @@ class Runner:
             process.thread.join(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        self.notifier.stop()
 
     @property
     def active(self) -> int:
@@ -81,7 +89,7 @@ class Runner:
     # -- the loop -------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        next_beat = next_reap = 0.0
+        next_beat = next_reap = next_prune = 0.0
         while not self._stopping.is_set():
             self._wake.clear()
             wait = POLL_SECONDS
@@ -93,7 +101,12 @@ class Runner:
                 if now >= next_reap:
                     self._reap()
                     next_reap = now + self.beat_every
+                if now >= next_prune:
+                    self._prune()
+                    next_prune = now + PRUNE_SECONDS
+                upcoming = self._fire_schedules()
                 due = self._claim()
+                due = min((d for d in (due, upcoming) if d is not None), default=None)
                 if due is not None:
                     wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
                 wait = min(wait, max(0.0, next_beat - time.monotonic()))
@@ -119,6 +132,35 @@ class Runner:
                 return due
         return None
 
+    def _fire_schedules(self) -> datetime | None:
+        """Queue the runs of schedules whose slot has come; return the next slot."""
+        with self.platform.db.transaction() as session:
+            fired = schedules.fire_due(
+                session,
+                self.platform.box,
+                default_timeout=self.platform.settings.run_timeout_seconds,
+            )
+            upcoming = schedules.next_due(session)
+        for run in fired:
+            log.info("schedule queued run %s (%s)", run.id, run.state)
+            if run.state == RunState.SKIPPED:
+                self.notifier.run_ended(run.id)
+        return upcoming
+
+    def _prune(self) -> None:
+        if self.retention_days <= 0:
+            return
+        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        total = 0
+        while not self._stopping.is_set():
+            with self.platform.db.transaction() as session:
+                count = retention.prune_runs(session, finished_before=cutoff)
+            total += count
+            if count == 0:
+                break
+        if total:
+            log.info("deleted %d runs finished before %s", total, cutoff.date())
+
     def _start(self, claimed: runs.Claimed) -> None:
         process = RunProcess(
             self.platform,
@@ -137,6 +179,7 @@ class Runner:
             self._active.pop(process.run_id, None)
         if ended is not None:
             log.info("run %s %s", ended.run.id, ended.run.state)
+            self.notifier.run_ended(ended.run.id)
         self._wake.set()  # a slot is free, and a retry or a triggered run may be queued
 
     def _heartbeat(self) -> None:
@@ -166,5 +209,6 @@ class Runner:
             )
         for item in ended:
             log.warning("run %s failed: its executor stopped renewing its lease", item.run.id)
+            self.notifier.run_ended(item.run.id)
         if any(e.queued for e in ended):
             self._wake.set()

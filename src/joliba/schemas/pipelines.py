@@ -43,6 +43,7 @@ class Pipeline(Model):
     name: str
     description: str
     created_at: datetime
+    webhook_enabled: bool = False
     latest_version: Version | None = None
     last_run_state: str | None = None
 
@@ -96,3 +97,53 @@ class RunLogs(Model):
     next_after: int
     state: str
     finished: bool
+
+
+class Schedule(Model):
+    id: uuid.UUID
+    cron: str
+    time_zone: str
+    parameters: dict[str, Any] = Field(description="Secret values show ********")
+    overlap: str
+    enabled: bool
+    next_at: datetime
+    created_at: datetime
+
+
+class ScheduleCreate(Input):
+    cron: str = Field(max_length=100, description="Five fields, e.g. '0 6 * * 1'")
+    time_zone: str | None = Field(
+        default=None, max_length=64, description="IANA name; default: the workspace's"
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    overlap: str = Field(default="skip", description="skip or queue")
+    enabled: bool = True
+
+
+class ScheduleUpdate(Input):
+    enabled: bool
+
+
+class Webhook(Model):
+    url: str = Field(description="POST a JSON object of parameter values here; shown once")
+
+
+class PipelineTrigger(Model):
+    source: str = Field(description="Code of the pipeline whose successful runs start this one")
+    parameters: dict[str, Any]
+    created_at: datetime
+
+
+class PipelineTriggerSet(Input):
+    source: str = Field(max_length=64)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Recipient(Model):
+    email: str
+    notify_on: str = Field(description="failure or all")
+
+
+class RecipientSet(Input):
+    email: str = Field(max_length=320)
+    notify_on: str = Field(default="failure", description="failure or all")

@@ -94,7 +94,12 @@ def unseal(box: SecretBox, version: PipelineVersion, values: Mapping[str, Any]) 
         if spec.type != "secret" or value is None:
             continue
         items = value if isinstance(value, list) else [value]
-        clear = [box.open(item["encrypted"].encode())["v"] for item in items]
+        clear = [
+            box.open(item["encrypted"].encode())["v"]
+            if isinstance(item, dict) and "encrypted" in item
+            else item
+            for item in items
+        ]
         out[spec.code] = clear if isinstance(value, list) else clear[0]
     return out
 
@@ -497,3 +502,12 @@ def all_logs(session: Session, run: PipelineRun) -> Iterator[RunLog]:
         if len(chunk) < 5000:
             return
         after = chunk[-1].id
+
+
+def acting_user(session: Session, run: PipelineRun) -> User | None:
+    """Whom a run acts for: who started it, else who pushed its version."""
+    for user_id in (run.triggered_by_id, run.version.created_by_id, run.pipeline.created_by_id):
+        user = session.get(User, user_id) if user_id else None
+        if user is not None and user.is_active:
+            return user
+    return None

@@ -13,6 +13,8 @@ from joliba.web import (
     file_pages,
     invitation_pages,
     member_pages,
+    pipeline_pages,
+    run_pages,
     session_pages,
     workspace_pages,
 )
@@ -26,6 +28,8 @@ ROUTERS = (
     invitation_pages.router,
     file_pages.router,
     connection_pages.router,
+    pipeline_pages.router,
+    run_pages.router,
     audit_pages.router,
     account_pages.router,
 )

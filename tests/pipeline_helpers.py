@@ -1,0 +1,147 @@
+"""Build pipeline folders, push them through the API as a user does, and follow their runs.
+
+``push`` zips a real folder with the CLI's own archive code (so the same files are left out)
+and posts it to ``/api/v1/workspaces/{ws}/pipelines/{code}/versions``; the server builds the
+version's environment and inspects ``pipeline.py`` for real.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from joliba.client.archive import build
+from joliba.domain.permissions import Action
+from joliba.domain.runs import FINISHED, Trigger
+from joliba.services import pipelines, runs, users, workspaces
+from joliba.services.actors import Actor
+from joliba.services.platform import Platform
+
+#: Pipelines log and sleep a little: enough to see a run "running" from a test.
+LOG_SLEEP_LOG = """
+import time
+from joliba import current_run, pipeline
+
+@pipeline(name="Log, sleep, log")
+def log_sleep_log():
+    current_run.log_info("first line")
+    time.sleep(2.5)
+    current_run.log_info("second line")
+"""
+
+SLEEPY = """
+import time
+from joliba import current_run, pipeline
+
+@pipeline(name="Sleepy")
+def sleepy():
+    current_run.log_info("going to sleep")
+    time.sleep(60)
+    current_run.log_info("woke up")
+"""
+
+
+def write_folder(folder: Path, source: str, requirements: str | None = None) -> Path:
+    """A pipeline folder: ``pipeline.py`` (dedented) and, if given, ``requirements.txt``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pipeline.py").write_text(textwrap.dedent(source).lstrip())
+    if requirements is not None:
+        (folder / "requirements.txt").write_text(textwrap.dedent(requirements))
+    return folder
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The zip ``joliba pipelines push`` would send for ``folder``."""
+    with tempfile.TemporaryDirectory(prefix="joliba-test-zip-") as scratch:
+        target = Path(scratch) / "pipeline.zip"
+        build(folder, target)
+        return target.read_bytes()
+
+
+def push_archive(
+    client: httpx.Client, ws: str, code: str, archive: bytes, *, message: str = ""
+) -> httpx.Response:
+    """POST an archive as a version of pipeline ``code``; the response, whatever it is."""
+    return client.post(
+        f"/workspaces/{ws}/pipelines/{code}/versions",
+        content=archive,
+        params={"message": message} if message else {},
+        headers={"Content-Type": "application/zip"},
+        timeout=300,
+    )
+
+
+def push(
+    client: httpx.Client,
+    ws: str,
+    code: str,
+    source: str,
+    requirements: str | None = None,
+    *,
+    message: str = "",
+) -> dict[str, Any]:
+    """Push ``source`` as the next version of ``code`` (created on first push); the version.
+
+    ``client`` is an API client with a token (``world.client(token)`` or ``person.api``).
+    """
+    with tempfile.TemporaryDirectory(prefix="joliba-test-pipeline-") as scratch:
+        folder = write_folder(Path(scratch) / code, source, requirements)
+        response = push_archive(client, ws, code, zip_folder(folder), message=message)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def start_run(
+    client: httpx.Client, ws: str, code: str, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = client.post(
+        f"/workspaces/{ws}/pipelines/{code}/runs", json={"parameters": parameters or {}}
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def wait_for_run(client: httpx.Client, ws: str, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the run until it ends; its final JSON. Fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/workspaces/{ws}/runs/{run_id}")
+        assert response.status_code == 200, response.text
+        run = dict(response.json())
+        if run["state"] in FINISHED:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run['state']} after {timeout} s")
+        time.sleep(0.2)
+
+
+def held_run(
+    platform: Platform, ws: str, email: str, code: str, values: dict[str, Any] | None = None
+) -> str:
+    """Queue a run of ``code`` that the runner leaves alone (due tomorrow); its id.
+
+    For tests that need a run to stay queued (cancelling one, showing its parameters).
+    """
+    with platform.db.transaction() as session:
+        user = users.get_by_email(session, email)
+        assert user is not None
+        actor = Actor(user=user)
+        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_RUN)
+        version = pipelines.get_version(session, pipelines.get(session, access, code), None)
+        run = runs.queue(
+            session,
+            platform.box,
+            version=version,
+            values=values or {},
+            trigger=Trigger.MANUAL,
+            default_timeout=60,
+            actor=actor,
+            not_before=datetime.now(UTC) + timedelta(days=1),
+        )
+        return str(run.id)

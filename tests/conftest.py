@@ -156,6 +156,8 @@ class LiveServer:
 def server(platform: Platform) -> Iterator[LiveServer]:
     app = create_app(platform=platform)
     with LiveServer(app) as live:
+        # As in production, BASE_URL is where the server is reached (links, run processes).
+        platform.settings.base_url = live.url
         yield live
 
 

@@ -5,8 +5,10 @@
    prints the server's peak memory (VmHWM), which must stay far below the file size.
 2. An authenticated API list request against the unauthenticated health check, both over
    HTTP to the same server: the cost of sign-in, permission checks and paging.
+3. Pipeline runs (benchmarks/pipelines.py): trigger-to-first-line latency against a bare
+   `python -c "import joliba"`, and the throughput of trivial runs queued at once.
 
-Usage: python benchmarks/run.py [--size-mb 2048] [--requests 300]
+Usage: python benchmarks/run.py [--size-mb 2048] [--requests 300] [--runs 20] [--throughput 200]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pipelines  # benchmarks/pipelines.py, next to this script
 
 CHUNK = 1024 * 1024
 
@@ -64,6 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=2048)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=20, help="pipeline runs timed one by one")
+    parser.add_argument("--throughput", type=int, default=200, help="pipeline runs queued at once")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="joliba-bench-"))
     home = work / "home"
@@ -104,6 +109,7 @@ def main() -> None:
         server.wait(timeout=20)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    pipelines.run(args.runs, args.throughput)
 
 
 def files(api: httpx.Client, work: Path, size_mb: int, pid: int, idle_rss: float) -> None:

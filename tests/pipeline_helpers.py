@@ -7,9 +7,11 @@ version's environment and inspects ``pipeline.py`` for real.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import textwrap
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,19 @@ from joliba.services import pipelines, runs, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 
+SIMPLE = """
+from joliba import current_run, parameter, pipeline
+
+@pipeline(name="Simple")
+@parameter("count", type=int, default=1)
+def simple(count):
+    current_run.log_info(f"count is {count}")
+"""
+
 #: Pipelines log and sleep a little: enough to see a run "running" from a test.
 LOG_SLEEP_LOG = """
 import time
+import zipfile
 from joliba import current_run, pipeline
 
 @pipeline(name="Log, sleep, log")
@@ -37,6 +49,7 @@ def log_sleep_log():
 
 SLEEPY = """
 import time
+import zipfile
 from joliba import current_run, pipeline
 
 @pipeline(name="Sleepy")
@@ -81,19 +94,24 @@ def push(
     client: httpx.Client,
     ws: str,
     code: str,
-    source: str,
+    source: str = SIMPLE,
     requirements: str | None = None,
     *,
+    extra: dict[str, str] | None = None,
     message: str = "",
+    expect: int = 201,
 ) -> dict[str, Any]:
-    """Push ``source`` as the next version of ``code`` (created on first push); the version.
+    """Push ``source`` (plus ``extra`` files) as the next version of ``code``; the answer.
 
     ``client`` is an API client with a token (``world.client(token)`` or ``person.api``).
     """
     with tempfile.TemporaryDirectory(prefix="joliba-test-pipeline-") as scratch:
         folder = write_folder(Path(scratch) / code, source, requirements)
+        for name, content in (extra or {}).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(content)
         response = push_archive(client, ws, code, zip_folder(folder), message=message)
-    assert response.status_code == 201, response.text
+    assert response.status_code == expect, response.text
     return dict(response.json())
 
 
@@ -107,18 +125,43 @@ def start_run(
     return dict(response.json())
 
 
-def wait_for_run(client: httpx.Client, ws: str, run_id: str, timeout: float = 60) -> dict[str, Any]:
-    """Poll the run until it ends; its final JSON. Fails the test after ``timeout`` seconds."""
+def wait_for_run(
+    client: httpx.Client,
+    ws: str,
+    run_id: str,
+    timeout: float = 60,
+    *,
+    states: frozenset[str] | set[str] = FINISHED,
+) -> dict[str, Any]:
+    """Poll the run until it reaches one of ``states`` (default: any ending); its JSON.
+
+    Fails the test after ``timeout`` seconds.
+    """
     deadline = time.monotonic() + timeout
     while True:
         response = client.get(f"/workspaces/{ws}/runs/{run_id}")
         assert response.status_code == 200, response.text
         run = dict(response.json())
-        if run["state"] in FINISHED:
+        if run["state"] in states:
             return run
         if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run['state']} after {timeout} s")
-        time.sleep(0.2)
+            raise AssertionError(f"run {run_id} still {run['state']} after {timeout} s: {run}")
+        time.sleep(0.1)
+
+
+def log_messages(client: httpx.Client, ws: str, run_id: str) -> list[str]:
+    page = client.get(f"/workspaces/{ws}/runs/{run_id}/logs", params={"limit": 5000}).json()
+    return [line["message"] for line in page["items"]]
+
+
+def zip_files(files: dict[str, str | bytes]) -> bytes:
+    """An archive built by hand (for archives the CLI would never make)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            data = content if isinstance(content, bytes) else textwrap.dedent(content)
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def held_run(

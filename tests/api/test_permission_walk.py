@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,11 +20,10 @@ from sqlalchemy import select
 from joliba.api.router import create_api
 from joliba.db.tables import Workspace
 from joliba.domain.permissions import POLICY, Action, Role
-from joliba.domain.runs import Trigger
-from joliba.services import invitations, pipelines, runs, users, workspaces
+from joliba.services import invitations, users, workspaces
 from joliba.services.actors import Actor
-from tests.archives import SIMPLE, push, zip_files
 from tests.conftest import PASSWORD, Person, World, unique
+from tests.pipeline_helpers import SIMPLE, held_run, push, zip_files
 
 ANONYMOUS, USER, SUPERUSER, UNRESTRICTED = "anonymous", "user", "superuser", "unrestricted"
 
@@ -134,22 +133,7 @@ def _fresh_pipeline(ctx: Ctx, caller: Caller) -> Request:
 def _held_run(ctx: Ctx, caller: Caller) -> Request:
     """A queued run that the runner leaves alone (due tomorrow), so it can be cancelled."""
     code = _pipeline(ctx, caller)["params"]["code"]
-    platform = ctx.world.platform
-    with platform.db.transaction() as session:
-        admin = users.get_by_email(session, ctx.admin.email)
-        assert admin is not None
-        access = workspaces.authorize(session, Actor(user=admin), ctx.ws, Action.PIPELINE_RUN)
-        version = pipelines.get_version(session, pipelines.get(session, access, code), None)
-        run = runs.queue(
-            session,
-            platform.box,
-            version=version,
-            values={},
-            trigger=Trigger.MANUAL,
-            default_timeout=60,
-            not_before=datetime.now(UTC) + timedelta(days=1),
-        )
-        return {"params": {"run_id": str(run.id)}}
+    return {"params": {"run_id": held_run(ctx.world.platform, ctx.ws, ctx.admin.email, code)}}
 
 
 def _schedule(ctx: Ctx, caller: Caller) -> Request:

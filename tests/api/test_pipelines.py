@@ -11,8 +11,8 @@ from sqlalchemy import select
 from joliba.db.tables import Pipeline
 from joliba.domain.permissions import Role
 from joliba.services.pipelines import archive_key
-from tests.archives import log_messages, push, start_run, wait_for_run, zip_files
 from tests.conftest import World, unique
+from tests.pipeline_helpers import log_messages, push, start_run, wait_for_run, zip_files
 
 TYPED = """
 from joliba import Secret, current_run, parameter, pipeline, task, workspace, DHIS2Connection
@@ -111,7 +111,7 @@ def test_push_creates_versions_and_run_succeeds_with_logs_outputs_and_masked_sec
         ws,
         "typed",
         {"years": [2022, 2023], "label": "b", "token": "tok-S3cret", "source": "play"},
-    )
+    )["id"]
     run = wait_for_run(admin.api, ws, run_id)
     messages = log_messages(admin.api, ws, run_id)
     assert run["state"] == "succeeded", (run, messages)
@@ -161,7 +161,7 @@ def test_failing_pipeline_fails_with_its_traceback_in_the_logs(world: World) -> 
     admin = world.person()
     ws = world.workspace(admin)
     push(admin.api, ws, "failing", FAILING)
-    run_id = start_run(admin.api, ws, "failing")
+    run_id = start_run(admin.api, ws, "failing")["id"]
     run = wait_for_run(admin.api, ws, run_id)
     assert run["state"] == "failed" and run["exit_code"] == 1
     messages = "\n".join(log_messages(admin.api, ws, run_id))
@@ -176,7 +176,7 @@ def test_pipeline_retries_with_backoff_create_new_attempts(world: World) -> None
         '@pipeline(name="Failing")', '@pipeline(name="Failing", retries=2, retry_delay=0.2)'
     )
     push(admin.api, ws, "retried", source)
-    first = start_run(admin.api, ws, "retried")
+    first = start_run(admin.api, ws, "retried")["id"]
     wait_for_run(admin.api, ws, first)
     deadline = time.monotonic() + 60
     while True:
@@ -196,7 +196,7 @@ def test_cancel_ends_the_whole_process_tree(world: World) -> None:
     admin = world.person()
     ws = world.workspace(admin)
     push(admin.api, ws, "sleeper", SLEEPER.replace("__TIMEOUT__", "600"))
-    run_id = start_run(admin.api, ws, "sleeper")
+    run_id = start_run(admin.api, ws, "sleeper")["id"]
     pid = _child_pid(admin.api, ws, run_id)
     assert _alive(pid)
     cancelled_at = time.monotonic()
@@ -217,7 +217,7 @@ def test_timeout_ends_the_run_as_timed_out(world: World) -> None:
     admin = world.person()
     ws = world.workspace(admin)
     push(admin.api, ws, "slow", SLEEPER.replace("__TIMEOUT__", "2"))
-    run_id = start_run(admin.api, ws, "slow")
+    run_id = start_run(admin.api, ws, "slow")["id"]
     pid = _child_pid(admin.api, ws, run_id)
     run = wait_for_run(admin.api, ws, run_id, timeout=30)
     assert run["state"] == "timed_out", run
@@ -303,6 +303,46 @@ def test_requirements_are_installed_at_push_and_used_by_runs(world: World) -> No
         admin.api, ws, "uses", USES_PACKAGE, extra={"requirements.txt": "jolibatestpkg==1.0\n"}
     )
     assert version["requirements_sha256"]
-    run_id = start_run(admin.api, ws, "uses")
+    run_id = start_run(admin.api, ws, "uses")["id"]
     assert wait_for_run(admin.api, ws, run_id)["state"] == "succeeded"
     assert "value 42" in log_messages(admin.api, ws, run_id)
+
+
+NAPPER = """
+import time
+from joliba import current_run, pipeline
+
+@pipeline(name="Napper")
+def napper():
+    current_run.log_info("napping")
+    time.sleep(60)
+"""
+
+
+def test_runs_of_one_workspace_wait_for_its_concurrency_limit(world: World) -> None:
+    admin = world.person()
+    ws = world.workspace(admin)
+    limit = world.platform.settings.max_runs_per_workspace
+    push(admin.api, ws, "napper", NAPPER)
+    ids = [start_run(admin.api, ws, "napper")["id"] for _ in range(limit + 1)]
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            states = [admin.api.get(f"/workspaces/{ws}/runs/{i}").json()["state"] for i in ids]
+            if states.count("running") == limit:
+                break
+            assert time.monotonic() < deadline, states
+            time.sleep(0.1)
+        time.sleep(1.0)  # the runner had every chance to start one more
+        states = [admin.api.get(f"/workspaces/{ws}/runs/{i}").json()["state"] for i in ids]
+        assert sorted(states) == ["queued"] + ["running"] * limit
+        queued = ids[states.index("queued")]
+        running = ids[states.index("running")]
+        admin.api.post(f"/workspaces/{ws}/runs/{running}/cancel")
+        # A slot of the workspace is free: the queued run starts.
+        assert wait_for_run(admin.api, ws, queued, states={"running"}, timeout=20)
+    finally:
+        for run_id in ids:
+            admin.api.post(f"/workspaces/{ws}/runs/{run_id}/cancel")
+        for run_id in ids:
+            wait_for_run(admin.api, ws, run_id, timeout=30)

@@ -66,6 +66,10 @@ def test_demo_serves_and_its_credentials_sign_in(
             assert files["items"][0]["name"] == "malaria_confirmed_cases_2025.csv"
             sample = browser.get(f"/api/v1/workspaces/demo/files/{files['items'][0]['path']}")
             assert sample.text.startswith("district,period,confirmed_cases,tested")
+            runs = browser.get("/api/v1/workspaces/demo/pipelines/malaria-report/runs").json()
+            assert [r["state"] for r in runs["items"]] == ["succeeded"]
+            run_page = browser.get(f"/w/demo/runs/{runs['items'][0]['id']}")
+            assert run_page.status_code == 200 and "succeeded" in run_page.text
         assert (tmp_path / ".joliba-demo" / "secret_key").stat().st_mode & 0o777 == 0o600
     finally:
         process.send_signal(signal.SIGINT)

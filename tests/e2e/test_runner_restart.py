@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.archives import log_messages, push, start_run, wait_for_run
 from tests.e2e.test_demo import free_port
+from tests.pipeline_helpers import log_messages, push, start_run, wait_for_run
 from tests.wheels import build_wheel
 
 SLEEPER = """
@@ -113,7 +113,7 @@ def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: st
     with _server(env, port, log) as first:
         push(api, "ops", "sleeper", SLEEPER)
         push(api, "ops", "marker", MARKER)
-        sleeping = start_run(api, "ops", "sleeper")
+        sleeping = start_run(api, "ops", "sleeper")["id"]
         wait_for_run(api, "ops", sleeping, states={"running"})
         deadline = time.monotonic() + 30
         while not any(m.startswith("child pid") for m in log_messages(api, "ops", sleeping)):
@@ -123,7 +123,7 @@ def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: st
             next(m for m in log_messages(api, "ops", sleeping) if m.startswith("child")).split()[-1]
         )
         # One run at a time: these wait in the queue behind the sleeper.
-        queued = [start_run(api, "ops", "marker") for _ in range(3)]
+        queued = [start_run(api, "ops", "marker")["id"] for _ in range(3)]
         assert all(api.get(f"/workspaces/ops/runs/{r}").json()["state"] == "queued" for r in queued)
         first.kill()  # SIGKILL: no shutdown code runs
         first.wait()

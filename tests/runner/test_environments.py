@@ -12,7 +12,7 @@ from joliba.runner.environments import Environments
 from joliba.runner.packages import CodeCache
 from joliba.runner.versions import prepare
 from joliba.storage.objects import ObjectStore
-from tests.archives import zip_files
+from tests.pipeline_helpers import zip_files
 from tests.wheels import build_wheel
 
 USES_PACKAGE = """

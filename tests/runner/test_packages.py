@@ -11,7 +11,7 @@ import pytest
 
 from joliba.domain.errors import Invalid
 from joliba.runner.packages import MAX_MEMBERS, CodeCache, extract, requirements_text
-from tests.archives import zip_files
+from tests.pipeline_helpers import zip_files
 
 
 def _write(tmp_path: Path, data: bytes) -> Path:

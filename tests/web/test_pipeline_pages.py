@@ -277,6 +277,7 @@ def test_posting_the_form_queues_a_run_and_opens_its_page(every: Setup) -> None:
     )
     assert again.status_code == 303, again.text
     second = wait_for_run(api, ws, again.headers["location"].split("/")[-1].split("?")[0])
+    assert second["state"] == "succeeded", second
     assert second["parameters"]["dry_run"] is False
     assert second["parameters"]["country"] == "Mali"
     assert second["parameters"]["years"] == [2024, 2025]

@@ -22,6 +22,7 @@ def demo(
     import uvicorn
 
     from joliba.app import create_app
+    from joliba.runner.demo import finish_run, seed_pipeline
     from joliba.services import demo as demo_service
     from joliba.settings import Settings
 
@@ -35,11 +36,15 @@ def demo(
     platform = open_platform(settings)
     with platform.db.transaction() as session:
         seeded = demo_service.seed(session, platform)
+    run_id = seed_pipeline(platform, seeded.email, seeded.workspace)
+    ran = finish_run(platform, run_id) if run_id is not None else ""
     console.print(f"[bold]Joliba demo[/bold] (data in {settings.home.resolve()})")
     console.print(f"  open      {url}/login")
     console.print(f"  email     {seeded.email}")
     console.print(f"  password  {seeded.password}")
     console.print(f"  workspace {url}/w/{seeded.workspace}")
+    if ran:
+        console.print(f"  pipeline  {url}/w/{seeded.workspace}/pipelines/malaria-report ({ran})")
     if no_serve:
         platform.close()
         return

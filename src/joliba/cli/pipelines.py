@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from joliba.client.archive import ArchiveError, build
 from joliba.domain.errors import Invalid
 from joliba.domain.parameters import ParameterSpec, parse_text
 from joliba.domain.slugs import slugify
-from joliba.templates import STARTER
+from joliba.templates import write_starter
 
 app = typer.Typer(help="Write, push and run pipelines.", no_args_is_help=True)
 
@@ -33,18 +32,7 @@ def init(
     if folder.exists():
         errors.print(f"[red]error:[/red] {folder} already exists")
         raise typer.Exit(1)
-    code = slugify(folder.name) or "pipeline"
-    function = re.sub(r"\W", "_", code.replace("-", "_"))
-    if not function.isidentifier() or function[0].isdigit():
-        function = f"pipeline_{function}"
-    for source in sorted(STARTER.rglob("*")):
-        if source.is_dir() or "__pycache__" in source.parts:
-            continue
-        target = folder / source.relative_to(STARTER)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = source.read_text()
-        text = text.replace("__NAME__", folder.name).replace("__CODE__", code)
-        target.write_text(text.replace("__FUNCTION__", function))
+    write_starter(folder, name=folder.name, code=slugify(folder.name) or "pipeline")
     typer.echo(f"created {folder}/ — try: cd {folder} && python pipeline.py")
 
 

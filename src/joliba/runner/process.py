@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from joliba.db.tables import Connection, PipelineRun, Workspace, utcnow
 from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
@@ -43,6 +44,10 @@ KILL_GRACE = 3.0
 _FLUSH_EVERY = 0.1
 _MAX_LINE = 16_384
 _MAX_BATCH = 500
+#: Lines kept in memory while the database is unreachable, and how long to keep trying.
+_MAX_PENDING = 100_000
+_RETRY_PAUSE = 1.0
+_FINAL_PATIENCE = 60.0
 
 
 @dataclass
@@ -257,8 +262,11 @@ class RunProcess:
                         partial[fd] = b""
                 now = time.monotonic()
                 if batch and (now - last_flush >= _FLUSH_EVERY or len(batch.lines) > _MAX_BATCH):
-                    self._flush(batch)
-                    batch, last_flush = Batch(), now
+                    if self._flush(batch):
+                        batch, last_flush = Batch(), now
+                    else:  # the database is unreachable: keep the lines, try again soon
+                        _trim(batch)
+                        last_flush = now + _RETRY_PAUSE
                 if forced[0] is None and kill_at is None:
                     if self._cancel.is_set():
                         reason = self._stop_reason or "cancelled"
@@ -282,8 +290,9 @@ class RunProcess:
         finally:
             selector.close()
             os.close(events_fd)
-            if batch:
-                self._flush(batch)
+            deadline = time.monotonic() + _FINAL_PATIENCE
+            while batch and not self._flush(batch) and time.monotonic() < deadline:
+                time.sleep(_RETRY_PAUSE)
             child.wait()
             # Whatever the child started must not outlive the run.
             _signal_group(child.pid, signal.SIGKILL)
@@ -325,37 +334,67 @@ class RunProcess:
             message = f"task {event.get('name')}: {state} (attempt {event.get('attempt', 1)})"
             batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
 
-    def _flush(self, batch: Batch) -> None:
+    def _flush(self, batch: Batch) -> bool:
+        """Write the batch; False (and the batch kept by the caller) if the database failed."""
         if self._lost.is_set():
-            return
-        with self.platform.db.transaction() as session:
-            runs.append_logs(session, self.run_id, batch.lines)
-            if batch.progress is not None:
-                runs.set_progress(session, self.run_id, *batch.progress)
-            for output in batch.outputs:
-                if output["kind"] in ("file", "table", "dataset"):
-                    runs.add_output(session, self.run_id, **output)
+            return True
+        try:
+            with self.platform.db.transaction() as session:
+                runs.append_logs(session, self.run_id, batch.lines)
+                if batch.progress is not None:
+                    runs.set_progress(session, self.run_id, *batch.progress)
+                for output in batch.outputs:
+                    if output["kind"] in ("file", "table", "dataset"):
+                        runs.add_output(session, self.run_id, **output)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "run %s: could not store %d log lines yet: %s",
+                self.run_id,
+                len(batch.lines),
+                type(exc).__name__,
+            )
+            return False
+        return True
 
     def _system(self, message: str, level: str = "info") -> None:
-        with self.platform.db.transaction() as session:
-            runs.system_log(session, self.run_id, message, level)
+        self._flush(Batch(lines=[_line(LogStream.SYSTEM, level, message)]))
 
     def _finish(self, state: RunState, code: int | None, error: str) -> runs.Ended | None:
+        """Record the ending, retrying while the database is unreachable (up to a minute)."""
         settings = self.platform.settings
-        with self.platform.db.transaction() as session:
-            if error:
-                runs.system_log(session, self.run_id, f"run {state}: {error}", "error")
-            ended = runs.finish(
-                session,
-                self.platform.box,
-                self.run_id,
-                state=state,
-                executor=self.executor,
-                default_timeout=settings.run_timeout_seconds,
-                exit_code=code,
-                error=error,
-            )
-        return ended
+        deadline = time.monotonic() + _FINAL_PATIENCE
+        while True:
+            try:
+                with self.platform.db.transaction() as session:
+                    if error:
+                        runs.system_log(session, self.run_id, f"run {state}: {error}", "error")
+                    return runs.finish(
+                        session,
+                        self.platform.box,
+                        self.run_id,
+                        state=state,
+                        executor=self.executor,
+                        default_timeout=settings.run_timeout_seconds,
+                        exit_code=code,
+                        error=error,
+                    )
+            except SQLAlchemyError:
+                if time.monotonic() > deadline:
+                    raise  # the lease runs out and another server marks the run failed
+                time.sleep(_RETRY_PAUSE)
+
+
+def _line(stream: LogStream, level: str, message: str) -> dict[str, Any]:
+    return {"at": utcnow(), "stream": stream, "level": level, "message": message}
+
+
+def _trim(batch: Batch) -> None:
+    """Bound what waits in memory while the database is away: keep the newest lines."""
+    extra = len(batch.lines) - _MAX_PENDING
+    if extra > 0:
+        del batch.lines[:extra]
+        notice = f"{extra} log lines were dropped while the database was unreachable"
+        batch.lines.insert(0, _line(LogStream.SYSTEM, "warning", notice))
 
 
 def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:

@@ -9,6 +9,7 @@ from joliba.api import errors
 from joliba.web import (
     account_pages,
     audit_pages,
+    automation_pages,
     connection_pages,
     file_pages,
     invitation_pages,
@@ -29,6 +30,7 @@ ROUTERS = (
     file_pages.router,
     connection_pages.router,
     pipeline_pages.router,
+    automation_pages.router,
     run_pages.router,
     audit_pages.router,
     account_pages.router,

@@ -4,7 +4,8 @@ The run form is generated from the latest version's parameter spec. Each field i
 with :func:`joliba.domain.parameters.parse_text`, like ``--param k=v`` on the command line,
 then checked by the same service as the API. A bad value shows the form again with the
 error next to the parameter it names and the typed values kept — except secrets, which are
-never sent back to the browser.
+never sent back to the browser. The schedule and trigger forms of :mod:`automation_pages` use
+the same fields (:func:`parameter_fields`, :func:`submitted_values`).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def pipeline_page(
         access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
         pipeline = pipelines.get(session, access, code)
         version = pipelines.latest_version(session, pipeline)
-        fields = _fields(session, access, version, None) if version else []
+        fields = parameter_fields(session, access, version, None) if version else []
         context = _page_context(session, access, pipeline, version, fields)
     return render(request, "pipeline.html", context)
 
@@ -146,7 +147,7 @@ def run_create(
                 session,
                 platform.box,
                 version=version,
-                values=_submitted(runs.specs_of(version), form),
+                values=submitted_values(runs.specs_of(version), form),
                 trigger=Trigger.MANUAL,
                 default_timeout=platform.settings.run_timeout_seconds,
                 actor=access.actor,
@@ -158,7 +159,7 @@ def run_create(
     return see_other(run_url(ws, run_id), "Run queued.")
 
 
-def _submitted(specs: Sequence[ParameterSpec], form: FormData) -> dict[str, Any]:
+def submitted_values(specs: Sequence[ParameterSpec], form: FormData) -> dict[str, Any]:
     """The form's values, parsed per parameter; a missing value is left to the defaults."""
     values: dict[str, Any] = {}
     for spec in specs:
@@ -203,17 +204,24 @@ def _form_again(
             )
         except NotFound:
             version = pipelines.latest_version(session, pipeline)
-        fields = _fields(session, access, version, form) if version else []
-        details = exc.details if isinstance(exc.details, Mapping) else {}
-        named = details.get("parameter")
-        for item in fields:
-            if item.spec.code == named:
-                item.error = message
-        shown_apart = not any(item.error for item in fields)
+        fields = parameter_fields(session, access, version, form) if version else []
+        shown_apart = not mark_parameter_error(fields, exc)
         context = _page_context(
             session, access, pipeline, version, fields, error=message if shown_apart else ""
         )
     return render(request, "pipeline.html", context, status=status)
+
+
+def mark_parameter_error(fields: Sequence[FormField], exc: Invalid) -> bool:
+    """Put ``exc``'s message next to the parameter it names; whether one was named."""
+    details = exc.details if isinstance(exc.details, Mapping) else {}
+    named = details.get("parameter")
+    marked = False
+    for item in fields:
+        if item.spec.code == named:
+            item.error = exc.message
+            marked = True
+    return marked
 
 
 def _widget(spec: ParameterSpec) -> str:
@@ -256,7 +264,7 @@ def _default_selected(spec: ParameterSpec) -> tuple[str, ...]:
     return tuple(_plain(item) for item in items)
 
 
-def _fields(
+def parameter_fields(
     session: Session, access: Access, version: PipelineVersion, form: FormData | None
 ) -> list[FormField]:
     """The run form's fields: defaults, or what ``form`` sent (secrets left out)."""

@@ -34,6 +34,16 @@ def counting(count):
     current_run.log_info(f"count {count}")
 """
 
+PUBLISH = """
+from joliba import Secret, current_run, parameter, pipeline
+
+@pipeline(name="Publish")
+@parameter("count", type=int, default=1)
+@parameter("key", type=Secret, required=False)
+def publish(count, key):
+    current_run.log_info(f"count {count}, key of {len(key or '')} characters")
+"""
+
 FAILING = """
 from joliba import pipeline
 
@@ -102,12 +112,12 @@ def test_a_successful_run_triggers_the_downstream_pipeline(world: World) -> None
     admin = world.person()
     ws = world.workspace(admin)
     push(admin.api, ws, "extract", COUNTING)
-    push(admin.api, ws, "publish", COUNTING)
+    push(admin.api, ws, "publish", PUBLISH)
     push(admin.api, ws, "broken", FAILING)
     for source in ("extract", "broken"):
         response = admin.api.post(
             f"/workspaces/{ws}/pipelines/publish/triggers",
-            json={"source": source, "parameters": {"count": 42}},
+            json={"source": source, "parameters": {"count": 42, "key": "k3y-S3cret"}},
         )
         assert response.status_code == 201, response.text
     itself = admin.api.post(
@@ -130,8 +140,11 @@ def test_a_successful_run_triggers_the_downstream_pipeline(world: World) -> None
     assert len(downstream) == 1  # the failed run of "broken" started nothing
     assert downstream[0]["trigger"] == "pipeline"
     assert upstream["id"] in downstream[0]["trigger_detail"]
-    assert downstream[0]["parameters"] == {"count": 42}
+    assert downstream[0]["parameters"] == {"count": 42, "key": "********"}
+    lines = admin.api.get(f"/workspaces/{ws}/runs/{downstream[0]['id']}/logs").json()["items"]
+    assert "count 42, key of 10 characters" in [line["message"] for line in lines]
     listed = admin.api.get(f"/workspaces/{ws}/pipelines/publish/triggers").json()
+    assert all(t["parameters"]["key"] == "********" for t in listed)
     assert sorted(t["source"] for t in listed) == ["broken", "extract"]
     assert (
         admin.api.delete(f"/workspaces/{ws}/pipelines/publish/triggers/broken").status_code == 204

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from joliba.api.deps import PlatformDep, ReadDB, WriteDB, require
 from joliba.domain.permissions import Action
 from joliba.schemas.pipelines import PipelineTrigger, PipelineTriggerSet, Recipient, RecipientSet
-from joliba.services import pipelines, recipients, triggers
+from joliba.services import pipelines, recipients, runs, triggers
 from joliba.services.workspaces import Access
 
 router = APIRouter(tags=["pipelines"])
@@ -24,8 +24,13 @@ def list_triggers(
     session: ReadDB,
 ) -> list[PipelineTrigger]:
     pipeline = pipelines.get(session, access, code)
+    version = pipelines.get_version(session, pipeline, None)
     return [
-        PipelineTrigger(source=source, parameters=t.parameters, created_at=t.created_at)
+        PipelineTrigger(
+            source=source,
+            parameters=runs.shown_parameters(version, t.parameters),
+            created_at=t.created_at,
+        )
         for t, source in triggers.list_for(session, pipeline)
     ]
 
@@ -47,8 +52,11 @@ def set_trigger(
     trigger = triggers.set_trigger(
         session, access, platform.box, pipeline, source=body.source, parameters=body.parameters
     )
+    version = pipelines.get_version(session, pipeline, None)
     view = PipelineTrigger(
-        source=body.source, parameters=trigger.parameters, created_at=trigger.created_at
+        source=body.source,
+        parameters=runs.shown_parameters(version, trigger.parameters),
+        created_at=trigger.created_at,
     )
     session.commit()
     return view

@@ -89,7 +89,7 @@ class Runner:
     # -- the loop -------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        next_beat = next_reap = next_prune = 0.0
+        next_beat = next_reap = next_prune = next_schedules = 0.0
         while not self._stopping.is_set():
             self._wake.clear()
             wait = POLL_SECONDS
@@ -104,7 +104,15 @@ class Runner:
                 if now >= next_prune:
                     self._prune()
                     next_prune = now + PRUNE_SECONDS
-                upcoming = self._fire_schedules()
+                if now >= next_schedules:
+                    upcoming = self._fire_schedules()
+                    # Look again when the next slot comes, or after a poll for new schedules.
+                    next_schedules = now + POLL_SECONDS
+                    if upcoming is not None:
+                        wait_for = (upcoming - datetime.now(UTC)).total_seconds()
+                        next_schedules = min(next_schedules, now + max(0.0, wait_for))
+                else:
+                    upcoming = None
                 due = self._claim()
                 due = min((d for d in (due, upcoming) if d is not None), default=None)
                 if due is not None:

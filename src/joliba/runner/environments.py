@@ -32,12 +32,20 @@ class Environment:
     python: Path
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """What a child process may inherit: no JOLIBA_* settings, database URLs or keys."""
+def clean_env(pycache: Path | None = None, **extra: str) -> dict[str, str]:
+    """What a child process may inherit: no JOLIBA_* settings, database URLs or keys.
+
+    With ``pycache``, compiled bytecode goes to that folder (shared by every run, so the SDK
+    and a version's modules compile once), never into the code folders; without it, none is
+    written.
+    """
     keep = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME", "SYSTEMROOT")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if pycache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     env.update(extra)
     return env
 

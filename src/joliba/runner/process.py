@@ -68,6 +68,7 @@ class Launch:
     cwd: Path
     env: dict[str, str]
     stdin: bytes
+    timeout: int
 
 
 class RunProcess:
@@ -127,7 +128,7 @@ class RunProcess:
         except Exception as exc:
             message = getattr(exc, "message", None) or str(exc)
             return self._finish(RunState.FAILED, None, f"could not start: {message}")
-        deadline_at = time.monotonic() + self._timeout()
+        deadline_at = time.monotonic() + launch.timeout
         read_fd, write_fd = os.pipe()
         try:
             launch.env["JOLIBA_EVENTS_FD"] = str(write_fd)
@@ -144,7 +145,7 @@ class RunProcess:
         finally:
             os.close(write_fd)
         threading.Thread(target=_feed, args=(child, launch.stdin), daemon=True).start()
-        state, reason = self._pump(child, read_fd, deadline_at)
+        state, reason = self._pump(child, read_fd, deadline_at, launch.timeout)
         if self._lost.is_set():
             return None
         code = child.returncode
@@ -157,11 +158,6 @@ class RunProcess:
                 state, reason = RunState.FAILED, f"exited with code {code}"
         return self._finish(state, code, reason)
 
-    def _timeout(self) -> int:
-        with self.platform.db.session(write=False) as session:
-            run = session.get(PipelineRun, self.run_id)
-            return run.timeout_seconds if run else 1
-
     def _prepare(self) -> Launch:
         with self.platform.db.session(write=False) as session:
             run = session.get(PipelineRun, self.run_id)
@@ -169,6 +165,7 @@ class RunProcess:
                 raise RuntimeError("the run was deleted")
             version = run.version
             sha = version.archive_sha256
+            timeout = run.timeout_seconds
             values = runs.unseal(self.platform.box, version, run.parameters)
             rows = session.scalars(
                 select(Connection).where(Connection.workspace_id == run.workspace_id)
@@ -194,6 +191,7 @@ class RunProcess:
             environment = self.environments.ensure(requirements_text(folder))
         settings = self.platform.settings
         env = clean_env(
+            settings.runtime_dir / "pycache",
             JOLIBA_RUN_ID=str(self.run_id),
             JOLIBA_WORKSPACE=slug,
             JOLIBA_SERVER_URL=settings.base_url,
@@ -211,6 +209,7 @@ class RunProcess:
             cwd=folder,
             env=env,
             stdin=json.dumps(payload).encode(),
+            timeout=timeout,
         )
 
     def _fetch_code(self, sha: str) -> Path:
@@ -220,7 +219,7 @@ class RunProcess:
             return self.code.add(local, sha)
 
     def _pump(
-        self, child: subprocess.Popen[bytes], events_fd: int, deadline_at: float
+        self, child: subprocess.Popen[bytes], events_fd: int, deadline_at: float, timeout: int
     ) -> tuple[RunState | None, str]:
         """Relay output until the child and its pipes are done; returns a forced ending."""
         assert child.stdout is not None and child.stderr is not None
@@ -272,7 +271,7 @@ class RunProcess:
                         reason = self._stop_reason or "cancelled"
                         forced = (RunState.CANCELLED, reason)
                     elif now >= deadline_at:
-                        forced = (RunState.TIMED_OUT, f"timed out after {self._timeout()} s")
+                        forced = (RunState.TIMED_OUT, f"timed out after {timeout} s")
                     if forced[0] is not None:
                         if not self._lost.is_set():
                             self._system(f"stopping the run: {forced[1]}", "warning")

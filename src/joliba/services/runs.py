@@ -242,27 +242,34 @@ def claim(
             .group_by(PipelineRun.workspace_id)
         ).all()
     )
-    candidates = session.scalars(
-        select(PipelineRun)
+    # Only ids and workspaces: a claim holds the write lock, so it must stay cheap.
+    candidates = session.execute(
+        select(PipelineRun.id, PipelineRun.workspace_id)
         .where(PipelineRun.state == RunState.QUEUED, PipelineRun.not_before <= now)
         .order_by(PipelineRun.not_before, PipelineRun.queued_at)
-        .limit(max(50, slots * 4))
+        .limit(max(20, slots * 4))
     ).all()
     claimed: list[Claimed] = []
-    for run in candidates:
+    for run_id, workspace_id in candidates:
         if len(claimed) >= slots:
             break
-        if busy.get(run.workspace_id, 0) >= per_workspace:
+        if busy.get(workspace_id, 0) >= per_workspace:
             continue
         token = new_token(RUN_TOKEN_PREFIX)
-        run.state = RunState.RUNNING
-        run.executor = executor
-        run.started_at = now
-        run.heartbeat_at = now
-        run.token_hash = token_hash(token)
-        busy[run.workspace_id] = busy.get(run.workspace_id, 0) + 1
-        claimed.append(Claimed(run.id, token))
-    session.flush()
+        session.execute(
+            update(PipelineRun)
+            .where(PipelineRun.id == run_id, PipelineRun.state == RunState.QUEUED)
+            .values(
+                state=RunState.RUNNING,
+                executor=executor,
+                started_at=now,
+                heartbeat_at=now,
+                token_hash=token_hash(token),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        busy[workspace_id] = busy.get(workspace_id, 0) + 1
+        claimed.append(Claimed(run_id, token))
     return claimed
 
 
@@ -416,12 +423,14 @@ def _trigger_downstream(
         if target is None or version is None:
             continue
         try:
+            # Saved values hold sealed secrets; check them again against the latest version.
+            clear = unseal(box, version, trig.parameters)
             queued.append(
                 queue(
                     session,
                     box,
                     version=version,
-                    values=trig.parameters,
+                    values=clear,
                     trigger=Trigger.PIPELINE,
                     default_timeout=default_timeout,
                     detail=f"{run.pipeline.code} run {run.id}",

@@ -142,6 +142,9 @@ class RunProcess:
                 pass_fds=(write_fd,),
                 start_new_session=True,
             )
+        except OSError:
+            os.close(read_fd)
+            raise
         finally:
             os.close(write_fd)
         threading.Thread(target=_feed, args=(child, launch.stdin), daemon=True).start()

@@ -218,7 +218,13 @@ class RunProcess:
     def _fetch_code(self, sha: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:
             local = Path(scratch) / "archive.zip"
-            self.platform.store.get_file(archive_key(sha), local)
+            try:
+                self.platform.store.get_file(archive_key(sha), local)
+            except (OSError, FileNotFoundError) as exc:
+                raise RuntimeError(
+                    f"the version's code is not in storage ({archive_key(sha)}: {exc}); "
+                    "servers sharing a database must share JOLIBA_STORAGE_URL"
+                ) from exc
             return self.code.add(local, sha)
 
     def _pump(

@@ -220,7 +220,7 @@ class RunProcess:
             local = Path(scratch) / "archive.zip"
             try:
                 self.platform.store.get_file(archive_key(sha), local)
-            except (OSError, FileNotFoundError) as exc:
+            except OSError as exc:
                 raise RuntimeError(
                     f"the version's code is not in storage ({archive_key(sha)}: {exc}); "
                     "servers sharing a database must share JOLIBA_STORAGE_URL"

@@ -168,6 +168,9 @@ def test_add_a_schedule_through_the_form(auto: Setup) -> None:
     shown = next_at.astimezone(ZoneInfo("Asia/Kathmandu")).strftime("%Y-%m-%d %H:%M")
     assert shown.endswith("10:45") and shown in cells
     assert "Next run (Asia/Kathmandu)" in html
+    # The pipeline page itself sums the schedules up too.
+    pipeline_page = client.get(auto.page.rsplit("/automation", 1)[0]).text
+    assert "<code>0 6 * * 1</code> Africa/Niamey, next" in pipeline_page and shown in pipeline_page
 
 
 def test_a_bad_cron_shows_the_error_and_creates_nothing(auto: Setup) -> None:

@@ -30,7 +30,7 @@ from joliba.domain.parameters import CONNECTION_TYPES, ParameterSpec, parse_text
 from joliba.domain.permissions import Action
 from joliba.domain.runs import Trigger
 from joliba.schemas.pipelines import Run
-from joliba.services import connections, pipelines, runs, workspaces
+from joliba.services import connections, pipelines, runs, schedules, triggers, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
@@ -350,6 +350,9 @@ def _page_context(
         recent=recent[:RUNS_LISTED],
         run_count=len(recent),
         bars=_chart(recent, datetime.now(UTC)),
+        schedules=schedules.list_for(session, pipeline),
+        webhook_on=pipeline.webhook_token_hash is not None,
+        trigger_sources=[code for _, code in triggers.list_for(session, pipeline)],
         chart={"width": RUNS_CHARTED * CHART_SLOT, "height": CHART_HEIGHT, "bar": CHART_BAR},
         can_run=access.allows(Action.PIPELINE_RUN) and not access.workspace.archived,
         error=error,

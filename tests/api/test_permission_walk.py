@@ -173,6 +173,29 @@ def _recipient(ctx: Ctx, caller: Caller) -> Request:
     return {"params": {"code": code, "email": person.email}}
 
 
+def _dataset(ctx: Ctx, caller: Caller) -> Request:
+    """A dataset with a published v1 holding a.csv, and a draft v2 holding b.csv."""
+    if "dataset" not in ctx.cache:
+        slug, api = unique("d"), ctx.admin.api
+        assert api.post(f"/workspaces/{ctx.ws}/datasets", json={"name": slug}).status_code == 201
+        base = f"/workspaces/{ctx.ws}/datasets/{slug}/versions"
+        for number, name in ((1, "a.csv"), (2, "b.csv")):
+            assert api.post(base, json={}).status_code == 201
+            assert api.put(f"{base}/{number}/files/{name}", content=b"x\n1\n").status_code == 201
+        assert api.post(f"{base}/1/publish").status_code == 200
+        ctx.cache["dataset"] = slug
+    return {"params": {"slug": ctx.cache["dataset"]}}
+
+
+def _draft(ctx: Ctx, caller: Caller) -> Request:
+    """A fresh draft with one file (publishing or deleting it changes nothing shared)."""
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    base = f"/workspaces/{ctx.ws}/datasets/{slug}/versions"
+    number = ctx.admin.api.post(base, json={}).json()["number"]
+    assert ctx.admin.api.put(f"{base}/{number}/files/c.csv", content=b"c\n").status_code == 201
+    return {"params": {"slug": slug, "version": number, "name": "c.csv"}}
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/health", ANONYMOUS),
     Endpoint("GET", "/me", USER),
@@ -362,6 +385,54 @@ ENDPOINTS: list[Endpoint] = [
         "/workspaces/{ws}/pipelines/{code}/recipients/{email}",
         Action.PIPELINE_WRITE,
         _recipient,
+    ),
+    Endpoint("GET", "/workspaces/{ws}/datasets", Action.DATASET_READ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/datasets",
+        Action.DATASET_WRITE,
+        lambda ctx, c: {"json": {"name": unique("d")}},
+    ),
+    Endpoint("GET", "/workspaces/{ws}/datasets/{slug}", Action.DATASET_READ, _dataset),
+    Endpoint("GET", "/workspaces/{ws}/datasets/{slug}/versions", Action.DATASET_READ, _dataset),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/datasets/{slug}/versions",
+        Action.DATASET_WRITE,
+        lambda ctx, c: {**_dataset(ctx, c), "json": {}},
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}",
+        Action.DATASET_READ,
+        lambda ctx, c: {"params": {**_dataset(ctx, c)["params"], "version": "latest"}},
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/publish",
+        Action.DATASET_WRITE,
+        _draft,
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}",
+        Action.DATASET_READ,
+        lambda ctx, c: {"params": {**_dataset(ctx, c)["params"], "version": 1, "name": "a.csv"}},
+    ),
+    Endpoint(
+        "PUT",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}",
+        Action.DATASET_WRITE,
+        lambda ctx, c: {
+            "params": {**_dataset(ctx, c)["params"], "version": 2, "name": unique("f") + ".csv"},
+            "content": b"y\n2\n",
+        },
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}",
+        Action.DATASET_WRITE,
+        _draft,
     ),
 ]
 

@@ -8,9 +8,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: File uploads and pipeline archives stream to storage and have their own limits
-#: (JOLIBA_MAX_UPLOAD_BYTES, JOLIBA_MAX_PIPELINE_BYTES).
-_UPLOAD = re.compile(r"^/api/v1/workspaces/[^/]+/(files/|pipelines/[^/]+/versions/?$)")
+#: File uploads (workspace and dataset files) and pipeline archives stream to storage and
+#: have their own limits (JOLIBA_MAX_UPLOAD_BYTES, JOLIBA_MAX_PIPELINE_BYTES).
+_UPLOAD = re.compile(
+    r"^/api/v1/workspaces/[^/]+/"
+    r"(files/|pipelines/[^/]+/versions/?$|datasets/[^/]+/versions/[^/]+/files/)"
+)
 
 
 class BodyLimit:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from joliba.api import (
     audit,
     connections,
+    datasets,
     errors,
     files,
     health,
@@ -35,6 +36,7 @@ ROUTERS = (
     schedules.router,
     webhooks.router,
     triggers.router,
+    datasets.router,
 )
 
 

@@ -67,6 +67,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime,
         dict[str, Any]: JSON,
         list[dict[str, Any]]: JSON,
+        list[str]: JSON,
     }
 
 
@@ -380,4 +381,62 @@ class PipelineTrigger(Base):
         ForeignKey("pipeline.id", ondelete="CASCADE"), index=True
     )
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(Base):
+    __tablename__ = "dataset"
+    __table_args__ = (UniqueConstraint("workspace_id", "slug", name="dataset_workspace_slug"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+
+class DatasetVersion(Base):
+    """A draft until published; a published version never changes."""
+
+    __tablename__ = "dataset_version"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "number", name="dataset_version_number"),
+        UniqueConstraint("dataset_id", "name", name="dataset_version_name"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    changelog: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    #: The author: a person, or a pipeline run (with its version and parameters on the run).
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    author_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("pipeline_run.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+class DatasetFile(Base):
+    __tablename__ = "dataset_file"
+    __table_args__ = (UniqueConstraint("version_id", "name", name="dataset_file_version_name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    #: The content, stored once in the object store under this hash.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # parquet | csv | excel | json | geojson | file
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

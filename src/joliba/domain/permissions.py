@@ -34,6 +34,8 @@ class Action(StrEnum):
     PIPELINE_WRITE = "pipeline.write"
     PIPELINE_RUN = "pipeline.run"
     PIPELINE_DELETE = "pipeline.delete"
+    DATASET_READ = "dataset.read"
+    DATASET_WRITE = "dataset.write"
 
 
 _ALL = frozenset(Role)
@@ -57,6 +59,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.PIPELINE_WRITE: _WRITERS,
     Action.PIPELINE_RUN: _WRITERS,
     Action.PIPELINE_DELETE: _ADMINS,
+    Action.DATASET_READ: _ALL,
+    Action.DATASET_WRITE: _WRITERS,
 }
 
 DESCRIPTIONS: dict[Action, str] = {
@@ -76,6 +80,8 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.PIPELINE_WRITE: "Push pipeline versions; set schedules, webhooks and recipients",
     Action.PIPELINE_RUN: "Start and cancel runs",
     Action.PIPELINE_DELETE: "Delete a pipeline with its versions and runs",
+    Action.DATASET_READ: "See datasets, their versions and files; download them",
+    Action.DATASET_WRITE: "Create datasets, add files to draft versions, publish versions",
 }
 
 #: Outside any workspace: only superusers create workspaces and manage user accounts.
@@ -113,6 +119,7 @@ READ_ACTIONS = frozenset(
         Action.CONNECTION_READ,
         Action.AUDIT_READ,
         Action.PIPELINE_READ,
+        Action.DATASET_READ,
     }
 )
 

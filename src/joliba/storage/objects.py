@@ -11,6 +11,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from joliba.storage.blobs import BlobStore
 from joliba.storage.files import WorkspaceFiles
 
 
@@ -37,6 +38,11 @@ class ObjectStore:
             f"{self.root}/workspaces/{workspace_id}/files",
             is_local=self.is_local,
             tmp_root=f"{self.root}/.tmp",
+        )
+
+    def blobs(self) -> BlobStore:
+        return BlobStore(
+            self.fs, f"{self.root}/blobs", is_local=self.is_local, tmp_root=f"{self.root}/.tmp"
         )
 
     def _path(self, key: str) -> str:

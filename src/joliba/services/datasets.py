@@ -1,0 +1,211 @@
+"""Datasets and their versions: drafts that take files, then publish and never change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from joliba.db.tables import Dataset, DatasetFile, DatasetVersion, utcnow
+from joliba.domain.datasets import VersionState, check_file_name, clean_tags, kind_of
+from joliba.domain.errors import Conflict, Invalid, NotFound
+from joliba.domain.paging import PageRequest
+from joliba.domain.slugs import check_name, check_slug, slugify
+from joliba.services import audit
+from joliba.services.paging import paginate
+from joliba.services.workspaces import Access
+
+
+def list_for(
+    session: Session, access: Access, page: PageRequest, *, search: str = "", tag: str = ""
+) -> tuple[Sequence[Dataset], int]:
+    query = select(Dataset).where(Dataset.workspace_id == access.workspace.id)
+    if search:
+        like = f"%{search.lower()}%"
+        query = query.where(func.lower(Dataset.name).like(like) | Dataset.slug.like(like))
+    rows, total = paginate(session, query, page, Dataset.slug)
+    if tag:  # tags are a JSON list: filtered here, portable across SQLite and PostgreSQL
+        matching = [d for d in session.scalars(query.order_by(Dataset.slug)) if tag in d.tags]
+        window = matching[page.offset : page.offset + page.limit]
+        return window, len(matching)
+    return rows, total
+
+
+def get(session: Session, access: Access, slug: str) -> Dataset:
+    dataset = session.scalar(
+        select(Dataset).where(Dataset.workspace_id == access.workspace.id, Dataset.slug == slug)
+    )
+    if dataset is None:
+        raise NotFound(f"dataset '{slug}' not found")
+    return dataset
+
+
+def create(
+    session: Session,
+    access: Access,
+    *,
+    name: str,
+    slug: str | None = None,
+    description: str = "",
+    tags: list[str] | None = None,
+) -> Dataset:
+    name = check_name(name)
+    slug = check_slug(slug or slugify(name))
+    if session.scalar(
+        select(Dataset.id).where(Dataset.workspace_id == access.workspace.id, Dataset.slug == slug)
+    ):
+        raise Conflict(f"slug: a dataset '{slug}' already exists", details={"field": "slug"})
+    dataset = Dataset(
+        workspace_id=access.workspace.id,
+        slug=slug,
+        name=name,
+        description=description.strip(),
+        tags=clean_tags(tags or []),
+        created_by_id=access.actor.user.id,
+    )
+    session.add(dataset)
+    session.flush()
+    audit.record(
+        session, "dataset.create", actor=access.actor, workspace=access.workspace, target=slug
+    )
+    return dataset
+
+
+def list_versions(
+    session: Session, dataset: Dataset, page: PageRequest
+) -> tuple[Sequence[DatasetVersion], int]:
+    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+    return paginate(session, query, page, DatasetVersion.number.desc())
+
+
+def get_version(session: Session, dataset: Dataset, ref: str) -> DatasetVersion:
+    """A version by number, by name, or ``latest`` (the newest published one)."""
+    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+    if ref == "latest":
+        query = query.where(DatasetVersion.state == VersionState.PUBLISHED).order_by(
+            DatasetVersion.number.desc()
+        )
+    elif ref.isdigit():
+        query = query.where(DatasetVersion.number == int(ref))
+    else:
+        query = query.where(DatasetVersion.name == ref)
+    version = session.scalars(query.limit(1)).first()
+    if version is None:
+        raise NotFound(f"dataset '{dataset.slug}' has no version '{ref}'")
+    return version
+
+
+def create_version(
+    session: Session, access: Access, dataset: Dataset, *, name: str = "", changelog: str = ""
+) -> DatasetVersion:
+    """A new draft version (the next number; named after it unless a name is given)."""
+    last = session.scalar(
+        select(func.max(DatasetVersion.number)).where(DatasetVersion.dataset_id == dataset.id)
+    )
+    number = (last or 0) + 1
+    label = check_name(name) if name.strip() else f"v{number}"
+    if label.isdigit() or label == "latest":
+        raise Invalid("name: not a number nor 'latest'", details={"field": "name"})
+    if session.scalar(
+        select(DatasetVersion.id).where(
+            DatasetVersion.dataset_id == dataset.id, DatasetVersion.name == label
+        )
+    ):
+        raise Conflict(f"name: version '{label}' already exists", details={"field": "name"})
+    version = DatasetVersion(
+        dataset_id=dataset.id,
+        number=number,
+        name=label,
+        changelog=changelog.strip(),
+        state=VersionState.DRAFT,
+        author_id=access.actor.user.id,
+    )
+    session.add(version)
+    session.flush()
+    audit.record(
+        session,
+        "dataset.version.create",
+        actor=access.actor,
+        workspace=access.workspace,
+        target=f"{dataset.slug} {label}",
+    )
+    return version
+
+
+def files(session: Session, version: DatasetVersion) -> Sequence[DatasetFile]:
+    return session.scalars(
+        select(DatasetFile).where(DatasetFile.version_id == version.id).order_by(DatasetFile.name)
+    ).all()
+
+
+def get_file(session: Session, version: DatasetVersion, name: str) -> DatasetFile:
+    found = session.scalar(
+        select(DatasetFile).where(DatasetFile.version_id == version.id, DatasetFile.name == name)
+    )
+    if found is None:
+        raise NotFound(f"version '{version.name}' has no file '{name}'")
+    return found
+
+
+def check_draft(version: DatasetVersion) -> None:
+    if version.state != VersionState.DRAFT:
+        raise Conflict(f"version '{version.name}' is published and cannot change")
+
+
+def put_file(
+    session: Session, access: Access, version: DatasetVersion, *, name: str, sha256: str, size: int
+) -> DatasetFile:
+    """Record stored content as file ``name`` of a draft (replacing one of the same name)."""
+    check_draft(version)
+    name = check_file_name(name)
+    existing = session.scalar(
+        select(DatasetFile).where(DatasetFile.version_id == version.id, DatasetFile.name == name)
+    )
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    row = DatasetFile(
+        version_id=version.id, name=name, sha256=sha256, size=size, kind=kind_of(name)
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_file(session: Session, version: DatasetVersion, name: str) -> None:
+    check_draft(version)
+    session.delete(get_file(session, version, name))
+    session.flush()
+
+
+def publish(
+    session: Session, access: Access, dataset: Dataset, version: DatasetVersion, *, present: bool
+) -> DatasetVersion:
+    """Publish a draft in one statement; ``present`` says every file's content is stored.
+
+    The update is conditional on the state, so two concurrent publishes cannot both win,
+    and a version whose content is missing never becomes visible as published.
+    """
+    check_draft(version)
+    if not files(session, version):
+        raise Invalid("a version needs at least one file to be published")
+    if not present:
+        raise Conflict("some files of this version are missing from storage; upload them again")
+    moved = session.execute(
+        update(DatasetVersion)
+        .where(DatasetVersion.id == version.id, DatasetVersion.state == VersionState.DRAFT)
+        .values(state=VersionState.PUBLISHED, published_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"version '{version.name}' was published meanwhile")
+    session.refresh(version)
+    audit.record(
+        session,
+        "dataset.version.publish",
+        actor=access.actor,
+        workspace=access.workspace,
+        target=f"{dataset.slug} {version.name}",
+    )
+    return version

@@ -3,70 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Role
-from tests.conftest import CI, LiveServer, World, unique
+from tests.browser.conftest import PHONE, sign_in, watch_console
+from tests.conftest import LiveServer, World, unique
 from tests.dhis2_standin import DHIS2StandIn
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "Browser-S3cret-never-shown"
-PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def watch_console(page: Page) -> list[str]:
-    """Console errors, which include Content-Security-Policy violations.
-
-    Failed HTTP answers are left out: the tests provoke some on purpose and check them.
-    """
-    errors: list[str] = []
-
-    def keep(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    page.on("console", keep)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button:has-text('Sign in')")
-    expect(page).to_have_url(re.compile(r"/workspaces$"))
 
 
 def test_whole_flow(browser: Browser, server: LiveServer, world: World) -> None:

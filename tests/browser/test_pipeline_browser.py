@@ -4,48 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
-    ConsoleMessage,
     Page,
     expect,
-    sync_playwright,
 )
 
-from tests.conftest import CI, LiveServer, Person, World, unique
+from tests.browser.conftest import PHONE, sign_in, watch_console
+from tests.conftest import LiveServer, World, unique
 from tests.pipeline_helpers import LOG_SLEEP_LOG, SLEEPY, push
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"width": 390, "height": 844}
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -53,27 +25,6 @@ def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
     ctx = browser.new_context(base_url=server.url)
     yield ctx
     ctx.close()
-
-
-def watch_console(page: Page) -> list[str]:
-    """Console errors, which include Content-Security-Policy violations."""
-    errors: list[str] = []
-
-    def keep(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    page.on("console", keep)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
-
-
-def sign_in(page: Page, person: Person) -> None:
-    page.goto("/login")
-    page.fill("input[name=email]", person.email)
-    page.fill("input[name=password]", person.password)
-    page.click("button:has-text('Sign in')")
-    expect(page).to_have_url(re.compile(r"/workspaces$"))
 
 
 def start_from_the_form(page: Page, ws: str, code: str, name: str) -> None:
@@ -97,7 +48,7 @@ def test_the_log_follows_a_run_live(context: BrowserContext, world: World) -> No
     push(admin.api, ws, code, LOG_SLEEP_LOG)
     page = context.new_page()
     errors = watch_console(page)
-    sign_in(page, admin)
+    sign_in(page, admin.email, admin.password)
     start_from_the_form(page, ws, code, "Log, sleep, log")
     # Anything set now is lost if the page reloads.
     page.evaluate("window.stillTheSamePage = true")
@@ -145,7 +96,7 @@ def test_cancel_a_running_run(context: BrowserContext, world: World) -> None:
     push(admin.api, ws, code, SLEEPY)
     page = context.new_page()
     errors = watch_console(page)
-    sign_in(page, admin)
+    sign_in(page, admin.email, admin.password)
     start_from_the_form(page, ws, code, "Sleepy")
     log = page.locator("[data-run-log]")
     badge = page.locator("#run-summary .badge.state")

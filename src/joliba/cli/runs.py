@@ -46,19 +46,18 @@ def logs(
     """Print the run's log; with --follow, exit 0 only if the run succeeded."""
     with connect() as client:
         if follow:
-            ended = follow_logs(client, workspace, run_id)
-        else:
-            after = 0
-            while True:
-                page = client.get(
-                    f"{run_path(workspace, run_id)}/logs", after=after, search=search or None
-                )
-                for line in page["items"]:
-                    print_line(line)
-                if not page["items"]:
-                    return
-                after = page["next_after"]
-    report_end(ended)
+            report_end(follow_logs(client, workspace, run_id))
+            return
+        after = 0
+        while True:
+            page = client.get(
+                f"{run_path(workspace, run_id)}/logs", after=after, search=search or None
+            )
+            for line in page["items"]:
+                print_line(line)
+            if not page["items"]:
+                return
+            after = page["next_after"]
 
 
 @app.command("cancel")

@@ -24,12 +24,10 @@ def list_for(
     if search:
         like = f"%{search.lower()}%"
         query = query.where(func.lower(Dataset.name).like(like) | Dataset.slug.like(like))
-    rows, total = paginate(session, query, page, Dataset.slug)
     if tag:  # tags are a JSON list: filtered here, portable across SQLite and PostgreSQL
         matching = [d for d in session.scalars(query.order_by(Dataset.slug)) if tag in d.tags]
-        window = matching[page.offset : page.offset + page.limit]
-        return window, len(matching)
-    return rows, total
+        return matching[page.offset : page.offset + page.limit], len(matching)
+    return paginate(session, query, page, Dataset.slug)
 
 
 def get(session: Session, access: Access, slug: str) -> Dataset:

@@ -18,6 +18,7 @@ from joliba.api.router import create_api
 from joliba.db.migrate import upgrade
 from joliba.logs import install_redaction
 from joliba.runner.dispatcher import Runner
+from joliba.runner.profiler import Profiler
 from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
 from joliba.web import pages
@@ -71,8 +72,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         if ready.settings.executor == "process" and ready.settings.max_runs > 0:
             runner = Runner(ready)
             runner.start()
+        profiler = Profiler(ready)
+        profiler.start()
         log.info("Joliba %s ready (database %s)", __version__, ready.db.engine.url.drivername)
         yield
+        await run_in_threadpool(profiler.stop)
         if runner is not None:
             await run_in_threadpool(runner.stop)
         ready.close()

@@ -129,6 +129,24 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest JSON or form request body, in bytes."
     )
+    table_memory_mb: int = Field(
+        default=512,
+        ge=64,
+        description="Memory one DuckDB reading of a dataset table (profile, preview, query, "
+        "export, diff) may use before it spills to disk, in MiB.",
+    )
+    profile_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Tables this server profiles at once in the background; 0: none (another "
+        "server sharing the database does it).",
+    )
+    query_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest a dataset SQL query may run before it is stopped."
+    )
+    query_max_rows: int = Field(
+        default=10_000, ge=1, description="Most rows a dataset SQL query returns (the rest is cut)."
+    )
     log_level: str = Field(default="INFO", description="Server log level.")
 
     @field_validator("home")

@@ -57,7 +57,8 @@ class Caller:
     person: Person | None
     role: Role | None = None
     superuser: bool = False
-    #: "same": token restricted to the walked workspace; "other": to another workspace.
+    #: "same": token restricted to the walked workspace; "other": to another workspace;
+    #: "dataset": a dataset token for the walked dataset.
     restricted: str | None = None
 
 
@@ -194,6 +195,46 @@ def _draft(ctx: Ctx, caller: Caller) -> Request:
     number = ctx.admin.api.post(base, json={}).json()["number"]
     assert ctx.admin.api.put(f"{base}/{number}/files/c.csv", content=b"c\n").status_code == 201
     return {"params": {"slug": slug, "version": number, "name": "c.csv"}}
+
+
+def _share(ctx: Ctx, caller: Caller) -> Request:
+    """The walked dataset shared with a fresh workspace (for revoking)."""
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    target = ctx.world.workspace(ctx.world.person())
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/datasets/{slug}/shares", json={"workspace": target}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"slug": slug, "workspace": target}}
+
+
+def _share_target(ctx: Ctx, caller: Caller) -> Request:
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    return {
+        "params": {"slug": slug},
+        "json": {"workspace": ctx.world.workspace(ctx.world.person())},
+    }
+
+
+def _dataset_token(ctx: Ctx, caller: Caller) -> Request:
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/datasets/{slug}/tokens", json={"name": "bi"})
+    assert r.status_code == 201, r.text
+    return {"params": {"slug": slug, "token_id": r.json()["id"]}}
+
+
+def _dataset_trigger(ctx: Ctx, caller: Caller) -> Request:
+    code = _pipeline(ctx, caller)["params"]["code"]
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    r = ctx.admin.api.post(
+        f"/workspaces/{ctx.ws}/pipelines/{code}/dataset-triggers", json={"dataset": slug}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"code": code, "dataset": slug}}
+
+
+def _table(ctx: Ctx, caller: Caller) -> Request:
+    return {"params": {**_dataset(ctx, caller)["params"], "version": 1, "name": "a.csv"}}
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -434,6 +475,90 @@ ENDPOINTS: list[Endpoint] = [
         Action.DATASET_WRITE,
         _draft,
     ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/upload",
+        Action.DATASET_WRITE,
+        lambda ctx, c: {
+            "params": {**_dataset(ctx, c)["params"], "version": 2, "name": "z.csv"},
+            "query": {"sha256": "0" * 64},
+        },
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/profile",
+        Action.DATASET_READ,
+        _table,
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/preview",
+        Action.DATASET_READ,
+        _table,
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/export",
+        Action.DATASET_READ,
+        _table,
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/query",
+        Action.DATASET_READ,
+        lambda ctx, c: {**_table(ctx, c), "json": {"sql": "SELECT count(*) FROM a"}},
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/diff",
+        Action.DATASET_READ,
+        lambda ctx, c: {**_dataset(ctx, c), "query": {"old": "1", "new": "latest"}},
+    ),
+    Endpoint("GET", "/workspaces/{ws}/datasets/{slug}/shares", Action.DATASET_SHARE, _dataset),
+    Endpoint(
+        "POST", "/workspaces/{ws}/datasets/{slug}/shares", Action.DATASET_SHARE, _share_target
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/datasets/{slug}/shares/{workspace}",
+        Action.DATASET_SHARE,
+        _share,
+    ),
+    Endpoint("GET", "/workspaces/{ws}/datasets/{slug}/tokens", Action.DATASET_SHARE, _dataset),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/datasets/{slug}/tokens",
+        Action.DATASET_SHARE,
+        lambda ctx, c: {**_dataset(ctx, c), "json": {"name": "walk"}},
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/datasets/{slug}/tokens/{token_id}",
+        Action.DATASET_SHARE,
+        _dataset_token,
+    ),
+    Endpoint("GET", "/workspaces/{ws}/datasets/{slug}/access", Action.DATASET_ACCESS_LOG, _dataset),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/pipelines/{code}/dataset-triggers",
+        Action.PIPELINE_READ,
+        _pipeline,
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/pipelines/{code}/dataset-triggers",
+        Action.PIPELINE_WRITE,
+        lambda ctx, c: {
+            **_pipeline(ctx, c),
+            "json": {"dataset": _dataset(ctx, c)["params"]["slug"]},
+        },
+    ),
+    Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/pipelines/{code}/dataset-triggers/{dataset}",
+        Action.PIPELINE_WRITE,
+        _dataset_trigger,
+    ),
 ]
 
 
@@ -459,6 +584,8 @@ def _allowed(endpoint: Endpoint, caller: Caller) -> bool:
     assert isinstance(rule, Action)
     if caller.restricted == "other":
         return False
+    if caller.restricted == "dataset":  # reads the walked dataset, nothing else
+        return rule is Action.DATASET_READ
     return caller.superuser or (caller.role is not None and caller.role in POLICY[rule])
 
 
@@ -482,6 +609,8 @@ def _callers(ctx: Ctx) -> list[Caller]:
     dual = world.person()
     world.add_member(ctx.ws, dual, Role.ADMIN)
     other_ws = world.workspace(dual)
+    slug = _dataset(ctx, None)["params"]["slug"]  # type: ignore[arg-type]
+    reader = ctx.admin.api.post(f"/workspaces/{ctx.ws}/datasets/{slug}/tokens", json={"name": "r"})
     return [
         Caller("anonymous", world.client(), None),
         Caller("outsider", outsider.api, outsider),
@@ -503,6 +632,13 @@ def _callers(ctx: Ctx) -> list[Caller]:
             Role.ADMIN,
             restricted="other",
         ),
+        Caller(
+            "dataset-token",
+            world.client(reader.json()["token"]),
+            ctx.admin,
+            Role.ADMIN,
+            restricted="dataset",
+        ),
     ]
 
 
@@ -519,6 +655,7 @@ def test_permission_walk(world: World) -> None:
                 url,
                 json=spec.get("json"),
                 content=spec.get("content"),
+                params=spec.get("query"),
             )
             if _allowed(endpoint, caller):
                 ok = 200 <= response.status_code < 300

@@ -13,7 +13,7 @@ from joliba.domain.errors import Forbidden, Unauthorized
 from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
 from joliba.domain.permissions import READ_ACTIONS, Action
 from joliba.schemas.common import Page
-from joliba.services import runs, sessions, tokens, workspaces
+from joliba.services import dataset_tokens, runs, sessions, tokens, workspaces
 from joliba.services.actors import Actor
 from joliba.services.crypto import same
 from joliba.services.platform import Platform
@@ -69,6 +69,8 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
                 raise Unauthorized("use 'Authorization: Bearer <token>'")
             if value.strip().startswith(runs.RUN_TOKEN_PREFIX):
                 return _run_actor(session, value.strip(), ip)
+            if value.strip().startswith(dataset_tokens.PREFIX):
+                return _dataset_actor(platform, session, value.strip(), ip)
             token = tokens.resolve(session, value.strip())
             if token is None:
                 raise Unauthorized("the token is invalid, expired or revoked")
@@ -79,6 +81,7 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
                 token_id=token.id,
                 token_workspace_id=token.workspace_id,
                 client_ip=ip,
+                via=f"api token {token.name}",
             )
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
@@ -91,7 +94,7 @@ def resolve_actor(request: Request, platform: Platform) -> Actor | None:
             if not sent or not same(sent, row.csrf_token):
                 raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
         request.state.csrf_token = row.csrf_token
-        return Actor(user=row.user, client_ip=ip)
+        return Actor(user=row.user, client_ip=ip, via="browser")
 
 
 def _run_actor(session: Session, token: str, ip: str) -> Actor:
@@ -101,7 +104,32 @@ def _run_actor(session: Session, token: str, ip: str) -> Actor:
     user = runs.acting_user(session, run) if run is not None else None
     if run is None or user is None:
         raise Unauthorized("the run token is invalid or its run has ended")
-    return Actor(user=user, token_workspace_id=run.workspace_id, client_ip=ip)
+    return Actor(
+        user=user,
+        token_workspace_id=run.workspace_id,
+        client_ip=ip,
+        run_id=run.id,
+        via=f"run {run.id}",
+    )
+
+
+def _dataset_actor(platform: Platform, session: Session, secret: str, ip: str) -> Actor:
+    """A dataset token: reads its dataset's published versions, as its creator, nothing else."""
+    found = dataset_tokens.resolve(session, secret)
+    if found is None:
+        raise Unauthorized("the dataset token is invalid, expired or revoked")
+    token, dataset, user = found
+    used = dataset_tokens.touch(token)
+    if used is not None:
+        with platform.db.transaction() as tx:
+            dataset_tokens.record_use(tx, token.id, used)
+    return Actor(
+        user=user,
+        token_workspace_id=dataset.workspace_id,
+        token_dataset_id=dataset.id,
+        client_ip=ip,
+        via=f"dataset token {token.name}",
+    )
 
 
 def _touch_token(platform: Platform, token: ApiToken) -> None:

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from joliba.api import (
     audit,
     connections,
+    dataset_sharing,
+    dataset_tables,
     datasets,
     errors,
     files,
@@ -37,6 +39,8 @@ ROUTERS = (
     webhooks.router,
     triggers.router,
     datasets.router,
+    dataset_tables.router,
+    dataset_sharing.router,
 )
 
 

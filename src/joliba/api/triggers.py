@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Response
 
 from joliba.api.deps import PlatformDep, ReadDB, WriteDB, require
 from joliba.domain.permissions import Action
+from joliba.schemas.dataset_reads import DatasetTrigger, DatasetTriggerSet
 from joliba.schemas.pipelines import PipelineTrigger, PipelineTriggerSet, Recipient, RecipientSet
-from joliba.services import pipelines, recipients, runs, triggers
+from joliba.services import dataset_triggers, pipelines, recipients, runs, triggers
 from joliba.services.workspaces import Access
 
 router = APIRouter(tags=["pipelines"])
@@ -116,5 +117,69 @@ def remove_recipient(
     session: WriteDB,
 ) -> Response:
     recipients.remove(session, access, pipelines.get(session, access, code), email)
+    session.commit()
+    return Response(status_code=204)
+
+
+DATASET_TRIGGERS = "/workspaces/{ws}/pipelines/{code}/dataset-triggers"
+
+
+@router.get(
+    DATASET_TRIGGERS,
+    response_model=list[DatasetTrigger],
+    summary="The datasets whose new versions start this pipeline",
+)
+def list_dataset_triggers(
+    code: str,
+    access: Annotated[Access, Depends(require(Action.PIPELINE_READ))],
+    session: ReadDB,
+) -> list[DatasetTrigger]:
+    pipeline = pipelines.get(session, access, code)
+    version = pipelines.get_version(session, pipeline, None)
+    return [
+        DatasetTrigger(
+            dataset=ref,
+            parameters=runs.shown_parameters(version, t.parameters),
+            created_at=t.created_at,
+        )
+        for t, ref in dataset_triggers.list_for(session, access, pipeline)
+    ]
+
+
+@router.post(
+    DATASET_TRIGGERS,
+    status_code=201,
+    response_model=DatasetTrigger,
+    summary="Start this pipeline whenever the dataset (owned or shared) publishes a version",
+)
+def set_dataset_trigger(
+    code: str,
+    body: DatasetTriggerSet,
+    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> DatasetTrigger:
+    pipeline = pipelines.get(session, access, code)
+    trigger = dataset_triggers.set_trigger(
+        session, access, platform.box, pipeline, dataset=body.dataset, parameters=body.parameters
+    )
+    version = pipelines.get_version(session, pipeline, None)
+    view = DatasetTrigger(
+        dataset=body.dataset,
+        parameters=runs.shown_parameters(version, trigger.parameters),
+        created_at=trigger.created_at,
+    )
+    session.commit()
+    return view
+
+
+@router.delete(DATASET_TRIGGERS + "/{dataset}", status_code=204, summary="Remove a dataset trigger")
+def remove_dataset_trigger(
+    code: str,
+    dataset: str,
+    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
+    session: WriteDB,
+) -> Response:
+    dataset_triggers.remove(session, access, pipelines.get(session, access, code), dataset)
     session.commit()
     return Response(status_code=204)

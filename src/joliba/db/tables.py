@@ -399,6 +399,9 @@ class Dataset(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
 
+    #: The owning workspace (a dataset shared with others still has one owner).
+    workspace: Mapped[Workspace] = relationship(lazy="joined")
+
 
 class DatasetVersion(Base):
     """A draft until published; a published version never changes."""
@@ -439,4 +442,108 @@ class DatasetFile(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))  # parquet | csv | excel | json | geojson | file
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TableProfile(Base):
+    """The profile of one table content (by hash): computed once, whatever version holds it."""
+
+    __tablename__ = "table_profile"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: When a server took it; a claim older than the lease is taken again.
+    claimed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetShare(Base):
+    """A dataset readable (never writable) by the members of another workspace."""
+
+    __tablename__ = "dataset_share"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "workspace_id", name="dataset_share_dataset_workspace"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspace.id", ondelete="CASCADE"), index=True
+    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetToken(Base):
+    """A read-only token for one dataset, for an external tool (BI, another system)."""
+
+    __tablename__ = "dataset_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class DatasetAccess(Base):
+    """One read of a dataset: who (a person, or a dataset token), when, what, how much."""
+
+    __tablename__ = "dataset_access"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    dataset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    version_name: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(16))  # download | export | preview | query
+    #: The workspace the reader read it from (the owner's, or one it is shared with).
+    reader_workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("workspace.id", ondelete="SET NULL")
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    #: How: "browser", "api token <name>", "dataset token <name>" or "run <id>".
+    via: Mapped[str] = mapped_column(String(255), default="")
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DatasetTrigger(Base):
+    """When ``dataset`` (owned or shared with the pipeline's workspace) gets a new
+    published version, queue a run of ``pipeline`` with ``parameters``."""
+
+    __tablename__ = "dataset_trigger"
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "dataset_id", name="dataset_trigger_pipeline_dataset"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
+    dataset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -36,6 +36,8 @@ class Action(StrEnum):
     PIPELINE_DELETE = "pipeline.delete"
     DATASET_READ = "dataset.read"
     DATASET_WRITE = "dataset.write"
+    DATASET_SHARE = "dataset.share"
+    DATASET_ACCESS_LOG = "dataset.access_log"
 
 
 _ALL = frozenset(Role)
@@ -61,6 +63,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.PIPELINE_DELETE: _ADMINS,
     Action.DATASET_READ: _ALL,
     Action.DATASET_WRITE: _WRITERS,
+    Action.DATASET_SHARE: _WRITERS,
+    Action.DATASET_ACCESS_LOG: _ADMINS,
 }
 
 DESCRIPTIONS: dict[Action, str] = {
@@ -82,6 +86,9 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.PIPELINE_DELETE: "Delete a pipeline with its versions and runs",
     Action.DATASET_READ: "See datasets, their versions and files; download them",
     Action.DATASET_WRITE: "Create datasets, add files to draft versions, publish versions",
+    Action.DATASET_SHARE: "Share a dataset with other workspaces, revoke shares, create and "
+    "revoke its read-only dataset tokens",
+    Action.DATASET_ACCESS_LOG: "Read a dataset's access log (who read which version and file)",
 }
 
 #: Outside any workspace: only superusers create workspaces and manage user accounts.
@@ -120,6 +127,7 @@ READ_ACTIONS = frozenset(
         Action.AUDIT_READ,
         Action.PIPELINE_READ,
         Action.DATASET_READ,
+        Action.DATASET_ACCESS_LOG,
     }
 )
 

@@ -35,6 +35,7 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     WEBHOOK = "webhook"
     PIPELINE = "pipeline"  # another pipeline's run succeeded
+    DATASET = "dataset"  # a dataset got a new published version
     RETRY = "retry"
 
 

@@ -33,6 +33,11 @@ class DatasetVersion(Model):
 
 class Dataset(Model):
     id: uuid.UUID
+    ref: str = Field(
+        description="How this workspace names it: the slug, or source-workspace.slug if shared"
+    )
+    workspace: str = Field(description="The owning workspace")
+    shared: bool = Field(description="Shared with this workspace by another (read-only here)")
     slug: str
     name: str
     description: str
@@ -51,3 +56,7 @@ class DatasetCreate(Input):
 class VersionCreate(Input):
     name: str = Field(default="", max_length=200, description="Default: v<number>")
     changelog: str = Field(default="", max_length=100_000)
+
+
+class UploadState(Model):
+    received: int = Field(description="Bytes of the file the server already holds")

@@ -16,6 +16,12 @@ class Actor:
     #: A token restricted to one workspace sees nothing else.
     token_workspace_id: uuid.UUID | None = None
     client_ip: str = ""
+    #: A running pipeline's token: the run it belongs to (recorded as author of what it makes).
+    run_id: uuid.UUID | None = None
+    #: A dataset token: the one dataset it may read, and nothing else.
+    token_dataset_id: uuid.UUID | None = None
+    #: How the actor came in, for the dataset access log ("browser", "api token NAME", …).
+    via: str = ""
 
     @property
     def is_superuser(self) -> bool:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import Dataset, DatasetFile, DatasetVersion, utcnow
+from joliba.db.tables import (
+    Dataset,
+    DatasetFile,
+    DatasetShare,
+    DatasetVersion,
+    TableProfile,
+    Workspace,
+    utcnow,
+)
 from joliba.domain.datasets import VersionState, check_file_name, clean_tags, kind_of
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.paging import PageRequest
@@ -17,25 +26,68 @@ from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
 
 
+def _visible(access: Access) -> Select[Dataset]:
+    """The datasets a workspace sees: its own, and those shared with it."""
+    shared = select(DatasetShare.dataset_id).where(DatasetShare.workspace_id == access.workspace.id)
+    query = select(Dataset).where(
+        (Dataset.workspace_id == access.workspace.id) | Dataset.id.in_(shared)
+    )
+    if access.actor.token_dataset_id is not None:
+        query = query.where(Dataset.id == access.actor.token_dataset_id)
+    return query
+
+
 def list_for(
     session: Session, access: Access, page: PageRequest, *, search: str = "", tag: str = ""
 ) -> tuple[Sequence[Dataset], int]:
-    query = select(Dataset).where(Dataset.workspace_id == access.workspace.id)
+    """Owned and shared datasets (a shared one's ``workspace`` is its source)."""
+    query = _visible(access)
     if search:
         like = f"%{search.lower()}%"
         query = query.where(func.lower(Dataset.name).like(like) | Dataset.slug.like(like))
     if tag:  # tags are a JSON list: filtered here, portable across SQLite and PostgreSQL
         matching = [d for d in session.scalars(query.order_by(Dataset.slug)) if tag in d.tags]
         return matching[page.offset : page.offset + page.limit], len(matching)
-    return paginate(session, query, page, Dataset.slug)
+    return paginate(session, query, page, Dataset.slug, Dataset.id)
 
 
-def get(session: Session, access: Access, slug: str) -> Dataset:
+def ref_of(access: Access, dataset: Dataset) -> str:
+    """How ``access.workspace`` names ``dataset``: its slug, or ``source-ws.slug`` if shared."""
+    if dataset.workspace_id == access.workspace.id:
+        return dataset.slug
+    return f"{dataset.workspace.slug}.{dataset.slug}"
+
+
+def get(session: Session, access: Access, ref: str, *, owned: bool = False) -> Dataset:
+    """A dataset by slug, owned or shared; ``source-ws.slug`` names a shared one exactly.
+
+    ``owned`` refuses shared datasets (they are read-only here) with the same NotFound.
+    """
+    missing = NotFound(f"dataset '{ref}' not found")
     dataset = session.scalar(
-        select(Dataset).where(Dataset.workspace_id == access.workspace.id, Dataset.slug == slug)
+        select(Dataset).where(Dataset.workspace_id == access.workspace.id, Dataset.slug == ref)
     )
+    if dataset is None and not owned:
+        query = _visible(access).where(Dataset.workspace_id != access.workspace.id)
+        if "." in ref:
+            source, _, slug = ref.partition(".")
+            query = query.join(Workspace, Workspace.id == Dataset.workspace_id).where(
+                Workspace.slug == source, Dataset.slug == slug
+            )
+        else:
+            query = query.where(Dataset.slug == ref)
+        found = session.scalars(query.limit(2)).all()
+        if len(found) > 1:
+            raise Conflict(
+                f"several datasets shared with this workspace are called '{ref}'; "
+                "name one as source-workspace.slug"
+            )
+        dataset = found[0] if found else None
     if dataset is None:
-        raise NotFound(f"dataset '{slug}' not found")
+        raise missing
+    token_dataset = access.actor.token_dataset_id
+    if token_dataset is not None and dataset.id != token_dataset:
+        raise missing
     return dataset
 
 
@@ -70,16 +122,28 @@ def create(
     return dataset
 
 
+def sees_drafts(access: Access, dataset: Dataset) -> bool:
+    """Drafts are the owner's work in progress: shares and dataset tokens see published
+    versions only."""
+    return dataset.workspace_id == access.workspace.id and access.actor.token_dataset_id is None
+
+
 def list_versions(
-    session: Session, dataset: Dataset, page: PageRequest
+    session: Session, dataset: Dataset, page: PageRequest, *, drafts: bool = True
 ) -> tuple[Sequence[DatasetVersion], int]:
     query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+    if not drafts:
+        query = query.where(DatasetVersion.state == VersionState.PUBLISHED)
     return paginate(session, query, page, DatasetVersion.number.desc())
 
 
-def get_version(session: Session, dataset: Dataset, ref: str) -> DatasetVersion:
+def get_version(
+    session: Session, dataset: Dataset, ref: str, *, drafts: bool = True
+) -> DatasetVersion:
     """A version by number, by name, or ``latest`` (the newest published one)."""
     query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+    if not drafts:
+        query = query.where(DatasetVersion.state == VersionState.PUBLISHED)
     if ref == "latest":
         query = query.where(DatasetVersion.state == VersionState.PUBLISHED).order_by(
             DatasetVersion.number.desc()
@@ -118,6 +182,7 @@ def create_version(
         changelog=changelog.strip(),
         state=VersionState.DRAFT,
         author_id=access.actor.user.id,
+        author_run_id=access.actor.run_id,
     )
     session.add(version)
     session.flush()
@@ -168,6 +233,12 @@ def put_file(
     )
     session.add(row)
     session.flush()
+    if row.kind != "file" and session.get(TableProfile, sha256) is None:
+        try:  # the profiler picks it up; the same content uploaded meanwhile is fine
+            with session.begin_nested():
+                session.add(TableProfile(sha256=sha256, kind=row.kind))
+        except IntegrityError:
+            pass
     return row
 
 

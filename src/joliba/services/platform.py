@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from joliba.db.engine import Database
 from joliba.services.connection_checks import ConnectionChecker
@@ -10,6 +13,7 @@ from joliba.services.crypto import SecretBox
 from joliba.services.run_signals import RunSignals
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
+from joliba.storage.tables import Limits, TableCache
 
 
 @dataclass
@@ -20,6 +24,8 @@ class Platform:
     box: SecretBox
     checker: ConnectionChecker = field(default_factory=ConnectionChecker)
     signals: RunSignals = field(default_factory=RunSignals)
+    #: Set when a table file is stored, so the profiler starts without polling.
+    profiles_waiting: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_settings(
@@ -33,6 +39,14 @@ class Platform:
             box=SecretBox(settings.secret_key_value()),
             checker=checker or ConnectionChecker(),
         )
+
+    @cached_property
+    def tables(self) -> TableCache:
+        """Dataset tables as local Parquet, read by DuckDB within the memory setting."""
+        limits = Limits(
+            memory_mb=self.settings.table_memory_mb, threads=min(4, os.cpu_count() or 1)
+        )
+        return TableCache(self.store.blobs(), self.settings.runtime_dir / "tables", limits)
 
     def close(self) -> None:
         self.db.dispose()

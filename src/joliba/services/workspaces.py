@@ -58,6 +58,8 @@ def authorize(session: Session, actor: Actor, slug: str, action: Action) -> Acce
     role = role_of(session, actor, workspace)
     if role is None and not actor.is_superuser:
         raise _not_found(slug)
+    if actor.token_dataset_id is not None and action is not Action.DATASET_READ:
+        raise Forbidden("a dataset token may only read its dataset")
     access = Access(workspace=workspace, actor=actor, role=role)
     if not access.allows(action):
         raise Forbidden(

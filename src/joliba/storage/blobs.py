@@ -9,8 +9,10 @@ stored once. An interrupted upload leaves only a staging object, which no one ca
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from joliba.storage.files import CHUNK, Upload
@@ -73,6 +75,22 @@ class BlobStore:
 
     def size(self, sha256: str) -> int:
         return int(self.fs.size(self.path(sha256)))
+
+    def adopt(self, local: Path, sha256: str) -> None:
+        """Store the complete local file ``local`` (whose hash is ``sha256``) and remove it."""
+        final = self.path(sha256)
+        if self.fs.exists(final):
+            local.unlink(missing_ok=True)
+            return
+        if self.is_local:
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            staging = f"{self.tmp_root}/{uuid.uuid4().hex}"
+            self.fs.makedirs(self.tmp_root, exist_ok=True)
+            shutil.move(str(local), staging)  # a rename on the same disk, else a copy
+            self.fs.mv(staging, final)
+        else:
+            self.fs.put_file(str(local), final)
+            local.unlink(missing_ok=True)
 
     def begin(self) -> BlobUpload:
         return BlobUpload(self)

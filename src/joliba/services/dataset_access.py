@@ -1,0 +1,81 @@
+"""The access log of datasets: every download, export, preview and query, by whom."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from joliba.db.tables import Dataset, DatasetAccess, User, Workspace
+from joliba.domain.paging import PageRequest
+from joliba.services.paging import paginate
+from joliba.services.workspaces import Access
+
+
+class ReadKind(StrEnum):
+    DOWNLOAD = "download"  # a file's bytes as stored
+    EXPORT = "export"  # a table converted to CSV, Parquet or Excel
+    PREVIEW = "preview"
+    QUERY = "query"
+
+
+def record(
+    session: Session,
+    access: Access,
+    dataset: Dataset,
+    *,
+    kind: ReadKind,
+    version: str,
+    file: str = "",
+    rows: int | None = None,
+    size: int | None = None,
+) -> DatasetAccess:
+    entry = DatasetAccess(
+        dataset_id=dataset.id,
+        version_name=version,
+        file_name=file,
+        action=kind,
+        reader_workspace_id=access.workspace.id,
+        user_id=access.actor.user.id,
+        via=access.actor.via[:255],
+        rows=rows,
+        bytes=size,
+        client_ip=access.actor.client_ip[:64],
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_for(
+    session: Session, dataset: Dataset, page: PageRequest
+) -> tuple[Sequence[tuple[DatasetAccess, str | None, str | None]], int]:
+    """Entries newest first, with the reader's email and workspace slug."""
+    query = select(DatasetAccess).where(DatasetAccess.dataset_id == dataset.id)
+    entries, total = paginate(
+        session, query, page, DatasetAccess.at.desc(), DatasetAccess.id.desc()
+    )
+    users = {
+        u.id: u.email
+        for u in session.scalars(
+            select(User).where(User.id.in_({e.user_id for e in entries if e.user_id}))
+        )
+    }
+    spaces = {
+        w.id: w.slug
+        for w in session.scalars(
+            select(Workspace).where(
+                Workspace.id.in_({e.reader_workspace_id for e in entries if e.reader_workspace_id})
+            )
+        )
+    }
+    return [
+        (
+            e,
+            users.get(e.user_id) if e.user_id else None,
+            spaces.get(e.reader_workspace_id) if e.reader_workspace_id else None,
+        )
+        for e in entries
+    ], total

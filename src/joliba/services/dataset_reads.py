@@ -1,0 +1,153 @@
+"""Reading a version's tables: preview, SQL, export and diff, each read logged.
+
+Table work runs outside any database transaction (the caller closes its session first):
+these functions take the file rows they need and return plain results.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from joliba.db.tables import DatasetFile
+from joliba.domain.errors import Invalid
+from joliba.storage import table_diff, table_reads
+from joliba.storage.table_reads import Filter, Sort
+from joliba.storage.tables import TableCache, TableError, table_name
+
+EXPORT_FORMATS = ("csv", "parquet", "xlsx")
+
+
+def check_table(row: DatasetFile) -> None:
+    if row.kind == "file":
+        raise Invalid(
+            f"'{row.name}' is not a table (Parquet, CSV, Excel, JSON or GeoJSON)",
+            details={"field": "name"},
+        )
+
+
+def _parquet(cache: TableCache, row: DatasetFile) -> Path:
+    check_table(row)
+    try:
+        return cache.parquet(row.sha256, row.kind)
+    except TableError as exc:
+        raise Invalid(f"{row.name}: {exc}") from None
+
+
+def preview(
+    cache: TableCache,
+    row: DatasetFile,
+    *,
+    offset: int,
+    limit: int,
+    sort: list[Sort],
+    filters: list[Filter],
+) -> dict[str, Any]:
+    path = _parquet(cache, row)
+    con = cache.connect()
+    try:
+        return table_reads.preview(
+            con, path, offset=offset, limit=limit, sort=sort, filters=filters
+        )
+    except TableError as exc:
+        raise Invalid(str(exc)) from None
+    finally:
+        con.close()
+
+
+def tables_of(rows: Sequence[DatasetFile]) -> dict[str, DatasetFile]:
+    """SQL names of a version's tables: the file name without extension (``t_…`` if it
+    starts with a digit), with ``_2``… added if two files give the same name."""
+    named: dict[str, DatasetFile] = {}
+    for row in rows:
+        if row.kind == "file":
+            continue
+        base = name = table_name(row.name)
+        number = 2
+        while name in named:
+            name, number = f"{base}_{number}", number + 1
+        named[name] = row
+    return named
+
+
+def query(
+    cache: TableCache,
+    rows: Sequence[DatasetFile],
+    sql: str,
+    *,
+    max_rows: int,
+    timeout: float,
+) -> dict[str, Any]:
+    tables = {name: _parquet(cache, row) for name, row in tables_of(rows).items()}
+    if not tables:
+        raise Invalid("this version has no tables to query")
+    con = cache.connect()
+    try:
+        return table_reads.query(con, tables, sql, max_rows=max_rows, timeout=timeout)
+    except TableError as exc:
+        raise Invalid(str(exc), details={"field": "sql"}) from None
+    finally:
+        con.close()
+
+
+def export(cache: TableCache, row: DatasetFile, fmt: str) -> tuple[Path, int]:
+    """The table written as ``fmt`` to a temporary file (the caller deletes it) and its
+    row count."""
+    if fmt not in EXPORT_FORMATS:
+        raise Invalid(
+            f"format: '{fmt}' is not one of {', '.join(EXPORT_FORMATS)}",
+            details={"field": "format"},
+        )
+    path = _parquet(cache, row)
+    cache.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        dir=cache.root, prefix=".export-", suffix=f".{fmt}", delete=False
+    ) as handle:
+        target = Path(handle.name)
+    con = cache.connect()
+    try:
+        rows = table_reads.export(con, path, fmt, target)
+    except TableError as exc:
+        target.unlink(missing_ok=True)
+        raise Invalid(str(exc), details={"field": "format"}) from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    return target, rows
+
+
+def diff(
+    cache: TableCache,
+    old: Sequence[DatasetFile],
+    new: Sequence[DatasetFile],
+    *,
+    key: list[str] | None = None,
+) -> dict[str, Any]:
+    """Files added, removed, changed and unchanged; for changed tables, schema and row
+    counts, and rows by ``key`` where the table has those columns."""
+    before = {f.name: f for f in old}
+    after = {f.name: f for f in new}
+    changed = [n for n in before if n in after and before[n].sha256 != after[n].sha256]
+    tables: dict[str, Any] = {}
+    for name in changed:
+        a, b = before[name], after[name]
+        if a.kind == "file" or b.kind == "file":
+            continue
+        con = cache.connect()
+        try:
+            tables[name] = table_diff.diff(con, _parquet(cache, a), _parquet(cache, b), key)
+        except TableError as exc:
+            tables[name] = {"error": str(exc)}
+        finally:
+            con.close()
+    return {
+        "added": sorted(n for n in after if n not in before),
+        "removed": sorted(n for n in before if n not in after),
+        "changed": sorted(changed),
+        "unchanged": sorted(n for n in before if n in after and n not in changed),
+        "tables": tables,
+    }

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from joliba.services import profiles
 from joliba.services.platform import Platform
+from joliba.storage import resumable
 from joliba.storage.profiling import profile
 from joliba.storage.tables import TableError
 
 log = logging.getLogger("joliba.profiler")
 
 POLL_SECONDS = 3.0
+#: How often partial uploads abandoned for a week are swept away.
+SWEEP_SECONDS = 3600.0
 LEASE = timedelta(minutes=2)
 BEAT_SECONDS = 2.0
 
@@ -46,7 +50,11 @@ class Profiler:
 
     def _loop(self) -> None:
         waiting = self.platform.profiles_waiting
+        swept = 0.0
         while not self._stopping.is_set():
+            if time.monotonic() - swept > SWEEP_SECONDS:
+                swept = time.monotonic()
+                resumable.sweep(self.platform.settings.runtime_dir / "uploads")
             try:
                 worked = self.run_one()
             except Exception:  # the database or storage is away: try again later

@@ -451,3 +451,36 @@ def test_archived_workspaces_are_read_only(auto: Setup) -> None:
     assert f'action="{auto.base}/' not in html
     assert client.post(f"{auto.base}/schedules/{schedule_id}/pause").status_code == 409
     assert client.post(f"{auto.base}/webhook").status_code == 409
+
+
+def test_add_and_remove_a_dataset_trigger(auto: Setup) -> None:
+    client, api = auto.client, auto.admin.api
+    slug = unique("cases-")
+    assert api.post(f"/workspaces/{auto.ws}/datasets", json={"name": slug}).status_code == 201
+    form = form_html(client.get(auto.page).text, "dataset-trigger-form")
+    assert f'<option value="{slug}">' in form
+    unknown = client.post(f"{auto.base}/dataset-triggers", {"dataset": "no-such-dataset"})
+    assert unknown.status_code == 400
+    assert "'no-such-dataset' not found" in html_lib.unescape(
+        form_html(unknown.text, "dataset-trigger-form")
+    )
+
+    posted = client.post(f"{auto.base}/dataset-triggers", {"dataset": slug, "p.district": "Kayes"})
+    flash_of(posted)
+    [trigger] = api.get(f"{auto.api_base}/dataset-triggers").json()
+    assert trigger["dataset"] == slug and trigger["parameters"]["district"] == "Kayes"
+    assert f'<li data-dataset-trigger="{slug}">' in client.get(auto.page).text
+
+    # Publishing a version queues a run with the saved values.
+    base = f"/workspaces/{auto.ws}/datasets/{slug}/versions"
+    api.post(base, json={})
+    api.put(f"{base}/1/files/a.csv", content=b"x\n1\n")
+    assert api.post(f"{base}/1/publish").status_code == 200
+    [run] = api.get(f"{auto.api_base}/runs").json()["items"]
+    assert run["trigger"] == "dataset"
+    done = wait_for_run(api, auto.ws, run["id"])
+    assert done["state"] == "succeeded" and done["parameters"]["district"] == "Kayes"
+
+    removed = client.post(f"{auto.base}/dataset-triggers/{slug}/remove")
+    assert "Dataset+trigger+removed" in flash_of(removed)
+    assert api.get(f"{auto.api_base}/dataset-triggers").json() == []

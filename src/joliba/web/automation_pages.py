@@ -30,6 +30,8 @@ from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
 from joliba.domain.parameters import CONNECTION_TYPES
 from joliba.domain.permissions import Action
 from joliba.services import (
+    dataset_triggers,
+    datasets,
     members,
     pipelines,
     recipients,
@@ -59,6 +61,7 @@ BASE = "/w/{ws}/pipelines/{code}"
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "schedule": ("cron", "time_zone", "overlap"),
     "trigger": ("source",),
+    "dataset_trigger": ("dataset",),
     "recipient": ("email", "notify_on"),
 }
 #: Values of each type for the webhook's curl example, when a parameter has no default.
@@ -223,6 +226,54 @@ def trigger_remove(
     return see_other(automation_url(ws, code), "Trigger removed.")
 
 
+# ----- Dataset triggers -----
+
+
+@router.post(BASE + "/dataset-triggers")
+def dataset_trigger_set(
+    request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
+) -> Response:
+    dataset = text(form, "dataset")
+    try:
+        with platform.db.transaction() as session:
+            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
+            pipeline = pipelines.get(session, access, code)
+            version = pipelines.get_version(session, pipeline, None)
+            if not dataset:
+                raise Invalid(
+                    "dataset: choose the dataset whose new versions start this pipeline",
+                    details={"field": "dataset"},
+                )
+            try:
+                dataset_triggers.set_trigger(
+                    session,
+                    access,
+                    platform.box,
+                    pipeline,
+                    dataset=dataset,
+                    parameters=submitted_values(runs.specs_of(version), form),
+                )
+            except NotFound as exc:
+                raise Invalid(f"dataset: {exc.message}", details={"field": "dataset"}) from None
+    except Invalid as exc:
+        return _page(
+            request, platform, actor, ws, code, posted=Posted("dataset_trigger", form, exc)
+        )
+    return see_other(
+        automation_url(ws, code), f"This pipeline now runs when {dataset} gets a new version."
+    )
+
+
+@router.post(BASE + "/dataset-triggers/{dataset}/remove")
+def dataset_trigger_remove(
+    platform: PlatformDep, actor: PageActor, ws: str, code: str, dataset: str
+) -> Response:
+    with platform.db.transaction() as session:
+        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
+        dataset_triggers.remove(session, access, pipelines.get(session, access, code), dataset)
+    return see_other(automation_url(ws, code), "Dataset trigger removed.")
+
+
 # ----- Email recipients -----
 
 
@@ -285,7 +336,11 @@ def _page(
             sent = posted.form if posted and posted.name == name else None
             return parameter_fields(session, access, version, sent)
 
-        forms = {"schedule": fields_for("schedule"), "trigger": fields_for("trigger")}
+        forms = {
+            "schedule": fields_for("schedule"),
+            "trigger": fields_for("trigger"),
+            "dataset_trigger": fields_for("dataset_trigger"),
+        }
         errors: dict[str, str] = {}
         status = 200
         if posted is not None:
@@ -315,6 +370,16 @@ def _page(
                 for row, source in triggers.list_for(session, pipeline)
             ],
             sources=[(row.code, row.name) for row in others if row.id != pipeline.id],
+            dataset_triggers=[
+                (ref, _shown(version, row.parameters))
+                for row, ref in dataset_triggers.list_for(session, access, pipeline)
+            ],
+            dataset_refs=[
+                (datasets.ref_of(access, row), row.name)
+                for row in datasets.list_for(session, access, PageRequest(page_size=MAX_PAGE_SIZE))[
+                    0
+                ]
+            ],
             recipients=[
                 (row.user.email, row.notify_on) for row in recipients.list_for(session, pipeline)
             ],
@@ -323,6 +388,7 @@ def _page(
             zones=workspaces.time_zones(),
             schedule_fields=forms["schedule"],
             trigger_fields=forms["trigger"],
+            dataset_trigger_fields=forms["dataset_trigger"],
             values=_values(posted, access.workspace.time_zone),
             errors=errors,
         )
@@ -343,6 +409,7 @@ def _values(posted: Posted | None, time_zone: str) -> dict[str, str]:
         "time_zone": time_zone,
         "overlap": "skip",
         "source": "",
+        "dataset": "",
         "email": "",
         "notify_on": "failure",
     }

@@ -70,6 +70,17 @@ def test_demo_serves_and_its_credentials_sign_in(
             assert [r["state"] for r in runs["items"]] == ["succeeded"]
             run_page = browser.get(f"/w/demo/runs/{runs['items'][0]['id']}")
             assert run_page.status_code == 200 and "succeeded" in run_page.text
+            dataset = browser.get("/api/v1/workspaces/demo/datasets/malaria-cases").json()
+            assert dataset["latest"]["name"] == "2025-full-year"
+            profile_url = (
+                "/api/v1/workspaces/demo/datasets/malaria-cases/versions/latest/files/"
+                "cases.csv/profile"
+            )
+            deadline = time.monotonic() + 30
+            while (profile := browser.get(profile_url).json())["state"] != "done":
+                assert time.monotonic() < deadline, profile
+                time.sleep(0.2)
+            assert profile["rows"] == 13 * 12  # 13 districts, 12 months
         assert (tmp_path / ".joliba-demo" / "secret_key").stat().st_mode & 0o777 == 0o600
     finally:
         process.send_signal(signal.SIGINT)

@@ -1,4 +1,5 @@
-"""Demo content: an admin, a workspace and a sample file. Later features add their parts."""
+"""Demo content: an admin, a workspace, a sample file and a published dataset. Later
+features add their parts."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import Workspace
-from joliba.services import users, workspaces
+from joliba.db.tables import Dataset, User, Workspace
+from joliba.domain.permissions import Action
+from joliba.services import datasets, users, workspaces
+from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 
 ADMIN_EMAIL = "admin@example.org"
 WORKSPACE_SLUG = "demo"
 SAMPLE_PATH = "data/malaria_confirmed_cases_2025.csv"
+DATASET_SLUG = "malaria-cases"
 # Sierra Leone's districts, as in the DHIS2 demo database.
 _DISTRICTS = (
     "Bo",
@@ -86,4 +90,35 @@ def seed(session: Session, platform: Platform) -> DemoSeed:
         upload = files.begin_upload(SAMPLE_PATH)
         upload.write(sample_csv())
         upload.commit()
+    _seed_dataset(session, platform, admin, workspace)
     return DemoSeed(email=ADMIN_EMAIL, password=password, workspace=WORKSPACE_SLUG)
+
+
+def _seed_dataset(session: Session, platform: Platform, admin: User, workspace: Workspace) -> None:
+    """A published dataset of the sample table, profiled by the server once it starts."""
+    if session.scalar(
+        select(Dataset.id).where(Dataset.workspace_id == workspace.id, Dataset.slug == DATASET_SLUG)
+    ):
+        return
+    access = workspaces.authorize(session, Actor(user=admin), workspace.slug, Action.DATASET_WRITE)
+    dataset = datasets.create(
+        session,
+        access,
+        name="Malaria confirmed cases",
+        slug=DATASET_SLUG,
+        description="Monthly confirmed malaria cases and tests per district, 2025 (sample data).",
+        tags=["malaria", "hmis", "sample"],
+    )
+    version = datasets.create_version(
+        session,
+        access,
+        dataset,
+        name="2025-full-year",
+        changelog="First release: January to December.",
+    )
+    content = sample_csv()
+    upload = platform.store.blobs().begin()
+    upload.write(content)
+    sha256 = upload.commit()
+    datasets.put_file(session, access, version, name="cases.csv", sha256=sha256, size=len(content))
+    datasets.publish(session, access, dataset, version, present=True)

@@ -10,8 +10,6 @@ Conversions write to a temporary name and rename, so a crash leaves no half file
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import threading
 import uuid
@@ -219,11 +217,3 @@ def schema_of(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str
 def _describe(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple[str, str]]:
     rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
-
-
-def cpu_threads() -> int:
-    return max(1, os.cpu_count() or 1)

@@ -7,8 +7,12 @@
    HTTP to the same server: the cost of sign-in, permission checks and paging.
 3. Pipeline runs (benchmarks/pipelines.py): trigger-to-first-line latency against a bare
    `python -c "import joliba"`, and the throughput of trivial runs queued at once.
+4. Datasets (benchmarks/datasets.py): profiling a 5,000,000-row Parquet table on the server and
+   in-process against DuckDB's SUMMARIZE, and a 2 GiB upload into a draft against writing the
+   bytes to disk, with the server's peak memory (JOLIBA_BENCH_SMALL=1 for a quick run).
 
 Usage: python benchmarks/run.py [--size-mb 2048] [--requests 300] [--runs 20] [--throughput 200]
+       [--dataset-rows 5000000] [--dataset-upload-mib 2048]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import datasets  # benchmarks/datasets.py, next to this script
 import httpx
 import pipelines  # benchmarks/pipelines.py, next to this script
 
@@ -69,6 +74,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--runs", type=int, default=20, help="pipeline runs timed one by one")
     parser.add_argument("--throughput", type=int, default=200, help="pipeline runs queued at once")
+    parser.add_argument("--dataset-rows", type=int, default=None, help="rows of the profiled table")
+    parser.add_argument("--dataset-upload-mib", type=int, default=None, help="dataset upload size")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="joliba-bench-"))
     home = work / "home"
@@ -110,6 +117,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     pipelines.run(args.runs, args.throughput)
+    datasets.run(args.dataset_rows, args.dataset_upload_mib)
 
 
 def files(api: httpx.Client, work: Path, size_mb: int, pid: int, idle_rss: float) -> None:

@@ -52,6 +52,12 @@ def test_draft_upload_publish_download(world: World) -> None:
     assert api.post(f"{base}/publish").status_code == 409
     assert api.put(f"{base}/files/more.csv", content=b"a\n1\n").status_code == 409
     assert api.delete(f"{base}/files/notes.txt").status_code == 409
+    assert api.delete(base).status_code == 409, "a published version never goes"
+    draft2 = api.post(f"/workspaces/{ws}/datasets/{slug}/versions", json={"name": "oops"})
+    api.put(f"/workspaces/{ws}/datasets/{slug}/versions/oops/files/x.csv", content=b"x\n")
+    assert api.delete(f"/workspaces/{ws}/datasets/{slug}/versions/oops").status_code == 204
+    gone = api.get(f"/workspaces/{ws}/datasets/{slug}/versions/{draft2.json()['number']}")
+    assert gone.status_code == 404
 
     for ref in ("v1", "1", "latest"):
         body = api.get(f"/workspaces/{ws}/datasets/{slug}/versions/{ref}/files/cases.csv")

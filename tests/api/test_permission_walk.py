@@ -449,6 +449,12 @@ ENDPOINTS: list[Endpoint] = [
         lambda ctx, c: {"params": {**_dataset(ctx, c)["params"], "version": "latest"}},
     ),
     Endpoint(
+        "DELETE",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}",
+        Action.DATASET_WRITE,
+        _draft,
+    ),
+    Endpoint(
         "POST",
         "/workspaces/{ws}/datasets/{slug}/versions/{version}/publish",
         Action.DATASET_WRITE,

@@ -175,6 +175,19 @@ def get_version(
     return version_view(session, datasets.get_version(session, dataset, version, drafts=drafts))
 
 
+@router.delete(VERSION, status_code=204, summary="Delete a draft (published versions stay)")
+def delete_draft(
+    slug: str,
+    version: str,
+    access: Annotated[Access, Depends(require(Action.DATASET_WRITE))],
+    session: WriteDB,
+) -> Response:
+    dataset = datasets.get(session, access, slug, owned=True)
+    datasets.delete_draft(session, access, dataset, datasets.get_version(session, dataset, version))
+    session.commit()
+    return Response(status_code=204)
+
+
 @router.post(VERSION + "/publish", response_model=DatasetVersion, summary="Publish a draft")
 def publish_version(
     slug: str,
@@ -301,7 +314,7 @@ async def _resumable_upload(
     except resumable.OffsetMismatch as exc:
         raise Conflict(str(exc), details={"received": exc.received}) from None
     except resumable.UploadBusy as exc:
-        raise Conflict(str(exc)) from None
+        raise Conflict(str(exc), details={"busy": True}) from None
     try:
         await _stream_into(request, upload, limit, offset)
         sha256 = await run_in_threadpool(upload.commit, platform.store.blobs(), expected)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from joliba import __version__
-from joliba.cli import demo, login, pipelines, runs, server, tokens, users, workspaces
+from joliba.cli import (
+    datasets,
+    demo,
+    login,
+    pipelines,
+    runs,
+    server,
+    tokens,
+    users,
+    workspaces,
+)
 
 app = typer.Typer(
     name="joliba",
@@ -22,6 +32,7 @@ app.add_typer(workspaces.app, name="workspaces")
 app.command("login")(login.login)
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")
+app.add_typer(datasets.app, name="datasets")
 
 
 @app.command("version")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -27,11 +28,12 @@ class Client:
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        user_agent: str = "joliba-cli",
     ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=f"{self.url}/api/v1",
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "joliba-cli"},
+            headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent},
             timeout=timeout,
             transport=transport,
         )
@@ -64,8 +66,29 @@ class Client:
     def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
         return self.request("POST", path, json=json, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives (``response.iter_bytes()``).
+
+        Error answers raise :class:`ApiError` before the block runs; a connection that fails,
+        also while the body is being read, is an ``ApiError`` with status 0.
+        """
+        try:
+            with self._http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise ApiError(
+                0, "unreachable", f"the connection to {self.url} failed: {exc}"
+            ) from None
 
     def upload(self, path: str, chunks: Iterator[bytes], *, params: dict[str, str]) -> Any:
         return self.request(

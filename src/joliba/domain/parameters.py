@@ -264,6 +264,9 @@ def _scalar(code: str, kind: str, value: Any) -> Any:
             raise _invalid(code, exc.message.split(": ", 1)[1]) from None
     if kind == "dataset" or kind in CONNECTION_TYPES:
         try:
+            if kind == "dataset" and "." in value:  # shared: source-workspace.slug
+                source, _, slug = value.partition(".")
+                return f"{check_slug(source)}.{check_slug(slug)}"
             return check_slug(value)
         except Invalid as exc:
             what = "dataset" if kind == "dataset" else f"{kind} connection"

@@ -20,6 +20,8 @@ from joliba.sdk.types import Connection, connection_from_json
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from joliba.sdk.datasets import Datasets, DatasetVersion
+
 
 @dataclass
 class RunContext:
@@ -35,11 +37,23 @@ class RunContext:
     log_level: int = LEVELS["info"]
     parameters: dict[str, Any] = field(default_factory=dict)
     server_url: str | None = None
-    token: str | None = field(default=None, repr=False)  # kept for later SDK features
+    token: str | None = field(default=None, repr=False)  # the run token, for the server's API
+    #: What the SDK builds on first use and keeps for the run (the datasets API client).
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Dataset outputs recorded so far: each is recorded once.
+    dataset_outputs: set[str] = field(default_factory=set, repr=False)
 
     def log(self, level: str, message: object) -> None:
         if LEVELS[level] >= self.log_level:
             self.events.emit("log", level=level, message=str(message))
+
+    def record_output(self, kind: str, uri: str, name: str) -> None:
+        """Emit an output event; a dataset output already recorded is not recorded again."""
+        if kind == "dataset":
+            if uri in self.dataset_outputs:
+                return
+            self.dataset_outputs.add(uri)
+        self.events.emit("output", kind=kind, uri=uri, name=name)
 
     def connection(self, slug: str) -> Connection:
         data = self.connections.get(slug)
@@ -119,11 +133,20 @@ class CurrentRun:
             raise ValueError("add_table_output: a table name is required")
         active().events.emit("output", kind="table", uri=name.strip(), name=name.strip())
 
-    def add_dataset_output(self, slug: str, version: str | int | None = None) -> None:
-        """Record a dataset (optionally one version of it) as an output."""
-        check_slug(slug)
-        uri = slug if version is None else f"{slug}@{version}"
-        active().events.emit("output", kind="dataset", uri=uri, name=slug)
+    def add_dataset_output(
+        self, slug: str, version: str | int | DatasetVersion | None = None
+    ) -> None:
+        """Record a dataset (optionally one version of it) as an output.
+
+        ``slug`` may be a dataset shared from another workspace (``source-workspace.slug``)
+        or a dataset object; versions made with ``create_version`` are recorded already.
+        """
+        slug = str(slug)
+        for part in slug.split(".", 1):
+            check_slug(part)
+        number = getattr(version, "number", version)  # a DatasetVersion object, too
+        uri = slug if number is None else f"{slug}@{number}"
+        active().record_output("dataset", uri, slug)
 
     @property
     def run_id(self) -> str | None:
@@ -172,6 +195,13 @@ class Workspace:
     def connection(self, slug: str) -> Connection:
         """The typed connection object for ``slug`` (``ConnectionNotFound`` when unknown)."""
         return active().connection(slug)
+
+    @property
+    def datasets(self) -> Datasets:
+        """The workspace's datasets on the server: ``create``, ``get``, ``list``."""
+        from joliba.sdk.datasets import Datasets
+
+        return Datasets(active())
 
     def __repr__(self) -> str:
         return "<workspace>"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from joliba.domain.errors import Invalid
 from joliba.domain.parameters import CONNECTION_TYPES, ParameterSpec
-from joliba.sdk.types import Dataset, File, Secret, connection_type, spec_type_of
+from joliba.sdk.types import File, Secret, connection_type, spec_type_of
 
 if TYPE_CHECKING:
     from joliba.sdk.context import RunContext
@@ -69,7 +69,9 @@ def parameter(
 def bind_values(
     specs: Sequence[ParameterSpec], values: Mapping[str, Any], context: RunContext
 ) -> dict[str, Any]:
-    """Turn validated values into what the function receives (connections as objects)."""
+    """Turn validated values into what the function receives (connections and datasets as
+    objects; datasets are looked up on the server, an ``Invalid`` naming the parameter when
+    missing)."""
     bound: dict[str, Any] = {}
     for spec in specs:
         value = values.get(spec.code)
@@ -88,7 +90,9 @@ def _bind_one(spec: ParameterSpec, value: Any, context: RunContext) -> Any:
     if spec.type == "file":
         return File(value)
     if spec.type == "dataset":
-        return Dataset(value)
+        from joliba.sdk.datasets import bind_dataset  # stdlib only until it talks to a server
+
+        return bind_dataset(spec.code, value, context)
     if spec.type not in CONNECTION_TYPES:
         return value
     where = f"workspace '{context.workspace_slug}'"

@@ -26,7 +26,11 @@ class File(str):
 
 
 class Dataset(str):
-    """A dataset slug of the workspace."""
+    """A dataset of the workspace, as a parameter type (``@parameter(type=Dataset)``).
+
+    The function receives a :class:`joliba.sdk.datasets.Dataset`: this class, so still
+    equal to the slug, with the dataset's versions and files.
+    """
 
     __slots__ = ()
 

@@ -196,6 +196,22 @@ def create_version(
     return version
 
 
+def delete_draft(
+    session: Session, access: Access, dataset: Dataset, version: DatasetVersion
+) -> None:
+    """Drop a draft with its files (their contents stay stored for other versions)."""
+    check_draft(version)
+    session.delete(version)
+    session.flush()
+    audit.record(
+        session,
+        "dataset.version.delete",
+        actor=access.actor,
+        workspace=access.workspace,
+        target=f"{dataset.slug} {version.name}",
+    )
+
+
 def files(session: Session, version: DatasetVersion) -> Sequence[DatasetFile]:
     return session.scalars(
         select(DatasetFile).where(DatasetFile.version_id == version.id).order_by(DatasetFile.name)

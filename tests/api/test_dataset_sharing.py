@@ -77,10 +77,16 @@ def test_the_access_log_is_for_admins_of_the_owner(world: World) -> None:
     base = publish(owner.api, ws, "cases", {"cases.csv": CASES})
     editor.api.post(f"{base}/query", json={"sql": "SELECT * FROM cases WHERE cases > 10"})
     editor.api.get(f"{base}/files/cases.csv/export", params={"format": "parquet"})
+    publish(owner.api, ws, "cases", {"cases.csv": CASES + b"Bo,202403,1,2024-04-02\n"})
+    editor.api.get(f"/workspaces/{ws}/datasets/cases/diff", params={"old": "1", "new": "2"})
     assert editor.api.get(f"/workspaces/{ws}/datasets/cases/access").status_code == 403
     log = owner.api.get(f"/workspaces/{ws}/datasets/cases/access").json()["items"]
-    assert [(e["action"], e["rows"]) for e in log] == [("export", 4), ("query", 2)]
-    assert log[0]["bytes"] > 0 and log[0]["user"] == editor.email
+    assert [(e["action"], e["version"], e["rows"]) for e in log] == [
+        ("diff", "v1 → v2", None),
+        ("export", "v1", 4),
+        ("query", "v1", 2),
+    ]
+    assert log[1]["bytes"] > 0 and log[1]["user"] == editor.email
 
 
 def test_dataset_token_reads_one_dataset_and_is_revocable(world: World) -> None:

@@ -235,4 +235,5 @@ def diff(
     session.close()
     columns = [k.strip() for k in key.split(",") if k.strip()] or None
     result = dataset_reads.diff(platform.tables, old_files, new_files, key=columns)
+    log_read(platform, access, dataset, ReadKind.DIFF, version=f"{names[0]} → {names[1]}")
     return VersionDiff(old=names[0], new=names[1], **result)

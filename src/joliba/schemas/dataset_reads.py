@@ -91,7 +91,7 @@ class DatasetTokenCreated(DatasetToken):
 
 class AccessEntry(Model):
     at: datetime
-    action: str = Field(description="download, export, preview or query")
+    action: str = Field(description="download, export, preview, query or diff")
     version: str
     file: str
     user: str | None = Field(description="Email of the reader (a token's creator)")

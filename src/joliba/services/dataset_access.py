@@ -19,6 +19,7 @@ class ReadKind(StrEnum):
     EXPORT = "export"  # a table converted to CSV, Parquet or Excel
     PREVIEW = "preview"
     QUERY = "query"
+    DIFF = "diff"  # two versions compared (rows shown when a key is given)
 
 
 def record(

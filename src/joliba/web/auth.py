@@ -42,7 +42,7 @@ def _load(request: Request, platform: PlatformDep) -> Actor | None:
         with platform.db.session(write=False) as session:
             row = sessions.resolve(session, cookie)
             if row is not None:
-                actor = Actor(user=row.user, client_ip=client_ip(request))
+                actor = Actor(user=row.user, client_ip=client_ip(request), via="browser")
                 request.state.csrf_token = row.csrf_token
     if actor is None:
         token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)

@@ -13,6 +13,7 @@ TABS: tuple[tuple[str, str, str, Action], ...] = (
     ("files", "/files", "Files", Action.FILE_READ),
     ("connections", "/connections", "Connections", Action.CONNECTION_READ),
     ("pipelines", "/pipelines", "Pipelines", Action.PIPELINE_READ),
+    ("datasets", "/datasets", "Datasets", Action.DATASET_READ),
     ("members", "/members", "Members", Action.MEMBER_LIST),
     ("audit", "/audit", "Audit", Action.AUDIT_READ),
 )

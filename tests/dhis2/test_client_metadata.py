@@ -132,3 +132,25 @@ def test_credentials_are_required_and_never_shown() -> None:
         DHIS2("http://127.0.0.1:9")
     client = DHIS2("http://127.0.0.1:9/api/", username="admin", password="s3cret")
     assert client.url == "http://127.0.0.1:9" and "s3cret" not in repr(client)
+
+
+def test_the_client_reads_the_emulator_the_same_way() -> None:
+    from joliba.dhis2.emulator import create_app
+    from tests.conftest import LiveServer
+    from tests.dhis2.emulator_support import TODAY, TOKEN
+
+    app = create_app(seed=7, today=TODAY, tokens=[TOKEN], faults=None)
+    with LiveServer(app) as live, DHIS2(live.url, token=TOKEN, max_parallel=3) as dhis2:
+        assert dhis2.version_number >= 39
+        units = dhis2.organisation_units()
+        by_level = dict(units.group_by("level").len().iter_rows())
+        assert (by_level[1], by_level[2], by_level[3]) == (1, 8, 72)
+        assert units.filter(pl.col("level") > 1)["parent_id"].null_count() == 0
+        regions = dhis2.organisation_units(level=2)
+        assert regions.height == 8 and set(regions["parent_id"]) == set(
+            units.filter(pl.col("level") == 1)["id"]
+        )
+        elements = dhis2.data_elements()
+        assert elements.height >= 100 and elements["value_type"].null_count() == 0
+        sets = dhis2.datasets()
+        assert all(len(ids) > 0 for ids in sets["data_elements"])

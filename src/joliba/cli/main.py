@@ -8,6 +8,7 @@ from joliba import __version__
 from joliba.cli import (
     datasets,
     demo,
+    dhis2,
     login,
     pipelines,
     runs,
@@ -33,6 +34,7 @@ app.command("login")(login.login)
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(dhis2.app, name="dhis2")
 
 
 @app.command("version")

@@ -1,0 +1,437 @@
+"""``GET /api/dataValueSets`` (streamed, values computed on demand) and
+``POST /api/dataValueSets`` (JSON import into the emulator's memory, with DHIS2's conflicts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from joliba.dhis2.emulator import _periods
+from joliba.dhis2.emulator.country import DEFAULT_COC, Country
+from joliba.dhis2.emulator.messages import MEDIA_TYPE, error, json_response, web_message
+from joliba.dhis2.emulator.values import DataValue, Values, timestamp
+
+NUMERIC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+INTEGER = re.compile(r"^[+-]?\d+$")
+STRATEGIES = (
+    "CREATE",
+    "UPDATE",
+    "CREATE_AND_UPDATE",
+    "DELETE",
+    "NEW_AND_UPDATES",
+    "NEW",
+    "UPDATES",
+    "DELETES",
+)
+CHUNK = 500
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() == "true"
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def get(request: Request, country: Country, values: Values) -> Response:
+    params = request.query_params
+    data_sets = params.getlist("dataSet")
+    groups = params.getlist("dataElementGroup")
+    elements = params.getlist("dataElement")
+    if not (data_sets or groups or elements):
+        return error(
+            409,
+            "At least one data element, data set or data element group must be specified",
+            "E2001",
+        )
+    periods_asked = params.getlist("period")
+    start, end = params.get("startDate"), params.get("endDate")
+    last_updated = params.get("lastUpdated")
+    if not (periods_asked or (start and end) or last_updated or params.get("lastUpdatedDuration")):
+        return error(
+            409,
+            "At least one period, start/end dates, last updated or last updated "
+            "duration must be specified",
+            "E2002",
+        )
+    org_units = params.getlist("orgUnit")
+    if not (org_units or params.getlist("orgUnitGroup")):
+        return error(
+            409,
+            "At least one organisation unit or organisation unit group must be specified",
+            "E2006",
+        )
+
+    des: list[str] = []
+    for identifier in data_sets:
+        data_set = country.get("dataSets", identifier)
+        if data_set is None:
+            return error(409, f"Data set does not exist: `{identifier}`", "E2013")
+        des += country.data_elements_of(data_set)
+    for identifier in groups:
+        group = country.get("dataElementGroups", identifier)
+        if group is None:
+            return error(409, f"Data element group does not exist: `{identifier}`", "E2014")
+        des += [m["id"] for m in group["dataElements"]]
+    for identifier in elements:
+        if country.get("dataElements", identifier) is None:
+            return error(409, f"Data element does not exist: `{identifier}`", "E2015")
+        des.append(identifier)
+    des = list(dict.fromkeys(des))
+
+    periods: list[_periods.Period] = []
+    if periods_asked:
+        for text in periods_asked:
+            period = _periods.parse(text)
+            if period is None:
+                return error(409, f"Period does not exist: `{text}`", "E2016")
+            periods.append(period)
+    else:
+        first = _date(start) if start else date(values.first_year, 1, 1)
+        last = _date(end) if end else values.today
+        if first is None or last is None:
+            return error(409, "Start date and end date must be dates", "E2003")
+        if first > last:
+            return error(409, "Start date must be before end date", "E2004")
+        types = sorted({country.period_type[d] for d in des if d in country.period_type})
+        for kind in types:
+            periods += _periods.periods_between(kind, first, last)
+
+    units: list[str] = []
+    children = _truthy(params.get("children"))
+    for identifier in org_units:
+        unit = country.get("organisationUnits", identifier)
+        if unit is None:
+            return error(409, f"Organisation unit does not exist: `{identifier}`", "E2017")
+        if children:
+            units += [f["id"] for f in country.facilities_under(unit)]
+            if unit["level"] < 4:
+                units.append(identifier)
+        else:
+            units.append(identifier)
+    for identifier in params.getlist("orgUnitGroup"):
+        group = country.get("organisationUnitGroups", identifier)
+        if group is None:
+            return error(409, f"Organisation unit group does not exist: `{identifier}`", "E2018")
+        units += [m["id"] for m in group["organisationUnits"]]
+    units = list(dict.fromkeys(units))
+
+    include_deleted = _truthy(params.get("includeDeleted"))
+    since = last_updated or ""
+    limit = int(params["limit"]) if params.get("limit") else None
+    found = values.select(des, periods, units, include_deleted=include_deleted)
+    if since:
+        found = (v for v in found if v.last_updated[: len(since)] >= since[:23])
+    header: dict[str, Any] = {}
+    if len(data_sets) == 1 and len(periods_asked) == 1 and len(org_units) == 1 and not children:
+        header = {
+            "dataSet": data_sets[0],
+            "completeDate": f"{periods[0].end}T00:00:00.000+0000",
+            "period": periods[0].id,
+            "orgUnit": org_units[0],
+        }
+    return StreamingResponse(_stream(header, found, limit), media_type=MEDIA_TYPE)
+
+
+async def _stream(
+    header: dict[str, Any], found: Iterator[DataValue], limit: int | None
+) -> AsyncIterator[bytes]:
+    opening = json.dumps(header, separators=(",", ":"))[:-1]
+    yield (opening + ("," if header else "") + '"dataValues":[').encode()
+    count = 0
+    batch: list[str] = []
+    for value in found:
+        if limit is not None and count >= limit:
+            break
+        batch.append(json.dumps(value.as_json(), separators=(",", ":")))
+        count += 1
+        if len(batch) >= CHUNK:
+            yield (("," if count > len(batch) else "") + ",".join(batch)).encode()
+            batch = []
+    if batch:
+        yield (("," if count > len(batch) else "") + ",".join(batch)).encode()
+    yield b"]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+
+class _Conflicts:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(
+        self, index: int, code: str, obj: str, message: str, prop: str, objects: dict[str, str]
+    ) -> None:
+        key = (code, obj)
+        if key in self.items:
+            self.items[key]["indexes"].append(index)
+            return
+        self.items[key] = {
+            "object": obj,
+            "objects": objects,
+            "value": message,
+            "errorCode": code,
+            "property": prop,
+            "indexes": [index],
+        }
+
+
+def _check(
+    country: Country, values: Values, row: dict[str, Any], index: int, conflicts: _Conflicts
+) -> DataValue | None:
+    de = str(row.get("dataElement") or "")
+    pe = str(row.get("period") or "")
+    ou = str(row.get("orgUnit") or "")
+    coc = str(row.get("categoryOptionCombo") or DEFAULT_COC)
+    aoc = str(row.get("attributeOptionCombo") or DEFAULT_COC)
+    element = country.get("dataElements", de)
+    if element is None:
+        conflicts.add(
+            index,
+            "E7610",
+            de,
+            f"Data element not found or not accessible: `{de}`",
+            "dataElement",
+            {"dataElement": de},
+        )
+        return None
+    period = _periods.parse(pe)
+    if period is None:
+        conflicts.add(index, "E7611", pe, f"Period not valid: `{pe}`", "period", {"period": pe})
+        return None
+    if country.get("organisationUnits", ou) is None:
+        conflicts.add(
+            index,
+            "E7612",
+            ou,
+            f"Organisation unit not found or not accessible: `{ou}`",
+            "orgUnit",
+            {"organisationUnit": ou},
+        )
+        return None
+    if coc not in country.cocs_of(de):
+        conflicts.add(
+            index,
+            "E7613",
+            coc,
+            f"Category option combo not found or not accessible for writing data: `{coc}`",
+            "categoryOptionCombo",
+            {"categoryOptionCombo": coc},
+        )
+        return None
+    if aoc != DEFAULT_COC:
+        conflicts.add(
+            index,
+            "E7615",
+            aoc,
+            f"Attribute option combo not found or not accessible for writing data: `{aoc}`",
+            "attributeOptionCombo",
+            {"attributeOptionCombo": aoc},
+        )
+        return None
+    expected = country.period_type.get(de)
+    if expected and period.type != expected:
+        conflicts.add(
+            index,
+            "E7632",
+            pe,
+            f"Period type of period: `{pe}` not valid for data element: `{de}`",
+            "period",
+            {"period": pe, "dataElement": de},
+        )
+        return None
+    raw = row.get("value")
+    value = "" if raw is None else str(raw)
+    comment = str(row.get("comment") or "")
+    if not value and not comment and not row.get("deleted"):
+        conflicts.add(
+            index,
+            "E7618",
+            de,
+            f"Data value or comment not specified for data element: `{de}`",
+            "value",
+            {"dataElement": de},
+        )
+        return None
+    value_type = element["valueType"]
+    if value and value_type.startswith(("INTEGER", "NUMBER", "PERCENTAGE")):
+        pattern = INTEGER if value_type.startswith("INTEGER") else NUMERIC
+        ok = bool(pattern.match(value))
+        if ok and value_type in ("INTEGER_POSITIVE", "INTEGER_ZERO_OR_POSITIVE"):
+            ok = int(value) > 0 or (value_type == "INTEGER_ZERO_OR_POSITIVE" and int(value) == 0)
+        if not ok:
+            kind = value_type.lower().replace("_", " ")
+            conflicts.add(
+                index,
+                "E7619",
+                value,
+                f"Value must match data element's `{de}` type constraints: {kind}",
+                "value",
+                {"dataElement": de, "value": value},
+            )
+            return None
+    stamp = timestamp(datetime.now(UTC))
+    followup = bool(row.get("followUp", row.get("followup", False)))
+    return DataValue(
+        de,
+        period.id,
+        ou,
+        coc,
+        aoc,
+        value,
+        comment=comment,
+        followup=followup,
+        created=stamp,
+        last_updated=stamp,
+    )
+
+
+def import_values(
+    country: Country, values: Values, rows: list[dict[str, Any]], *, strategy: str, dry_run: bool
+) -> dict[str, Any]:
+    conflicts = _Conflicts()
+    counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
+    rejected: list[int] = []
+    with values.lock:
+        for index, row in enumerate(rows):
+            candidate = _check(country, values, row, index, conflicts)
+            if candidate is None:
+                rejected.append(index)
+                counts["ignored"] += 1
+                continue
+            period = _periods.parse(candidate.period)
+            assert period is not None
+            existing = values.value(
+                candidate.data_element, period, candidate.org_unit, candidate.coc, candidate.aoc
+            )
+            deleting = strategy in ("DELETE", "DELETES") or bool(row.get("deleted"))
+            if deleting:
+                if existing is None:
+                    counts["ignored"] += 1
+                    continue
+                counts["deleted"] += 1
+                candidate.value = existing.value
+                candidate.deleted = True
+            elif existing is None:
+                if strategy in ("UPDATE", "UPDATES"):
+                    counts["ignored"] += 1
+                    continue
+                counts["imported"] += 1
+            else:
+                same = (
+                    existing.value == candidate.value
+                    and existing.comment == candidate.comment
+                    and existing.followup == candidate.followup
+                )
+                if same or strategy in ("CREATE", "NEW"):
+                    counts["ignored"] += 1
+                    continue
+                counts["updated"] += 1
+                candidate.created = existing.created
+            if not dry_run:
+                values.overrides[candidate.key] = candidate
+    items = list(conflicts.items.values())
+    status = "WARNING" if items else "SUCCESS"
+    if rows and len(rejected) == len(rows):
+        status = "ERROR"
+    return {
+        "status": status,
+        "counts": counts,
+        "conflicts": items,
+        "rejected": rejected,
+    }
+
+
+def _options(strategy: str, dry_run: bool) -> dict[str, Any]:
+    return {
+        "idSchemes": {},
+        "dryRun": dry_run,
+        "async": False,
+        "importStrategy": strategy,
+        "mergeMode": "REPLACE",
+        "reportMode": "FULL",
+        "skipExistingCheck": False,
+        "sharing": False,
+        "skipNotifications": False,
+        "skipAudit": False,
+        "datasetAllowsPeriods": False,
+        "strictPeriods": False,
+        "strictDataElements": False,
+        "strictCategoryOptionCombos": False,
+        "strictAttributeOptionCombos": False,
+        "strictOrganisationUnits": False,
+        "strictDataSetApproval": False,
+        "strictDataSetLocking": False,
+        "strictDataSetInputPeriods": False,
+        "requireCategoryOptionCombo": False,
+        "requireAttributeOptionCombo": False,
+        "skipPatternValidation": False,
+        "ignoreEmptyCollection": False,
+        "force": False,
+        "firstRowIsHeader": True,
+        "skipLastUpdated": False,
+        "mergeDataValues": False,
+        "skipCache": False,
+    }
+
+
+async def post(request: Request, country: Country, values: Values, api_minor: int) -> Response:
+    params = request.query_params
+    strategy = params.get("importStrategy", "CREATE_AND_UPDATE").upper()
+    if strategy not in STRATEGIES:
+        return error(409, f"Invalid import strategy: `{strategy}`")
+    dry_run = _truthy(params.get("dryRun"))
+    try:
+        payload = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        return error(400, f"Invalid JSON: {exc}")
+    if not isinstance(payload, dict) or not isinstance(payload.get("dataValues", []), list):
+        return error(400, "The body must be a JSON object with a dataValues list")
+    shared = {k: payload[k] for k in ("period", "orgUnit", "attributeOptionCombo") if k in payload}
+    rows = [{**shared, **row} if isinstance(row, dict) else {} for row in payload["dataValues"]]
+    result = import_values(country, values, rows, strategy=strategy, dry_run=dry_run)
+    modern = api_minor >= 38
+    conflicts = result["conflicts"]
+    if not modern:
+        conflicts = [{"object": c["object"], "value": c["value"]} for c in conflicts]
+    summary: dict[str, Any] = {
+        "responseType": "ImportSummary",
+        "status": result["status"],
+        "importOptions": _options(strategy, dry_run),
+        "description": "Import process completed successfully"
+        if result["status"] != "ERROR"
+        else "Import process completed with errors",
+        "importCount": result["counts"],
+        "conflicts": conflicts,
+        "dataSetComplete": "false",
+    }
+    if modern:
+        summary["rejectedIndexes"] = result["rejected"]
+    else:
+        return json_response(summary)
+    if result["status"] == "ERROR":
+        body = web_message(409, "An error occurred, please check import summary.", response=summary)
+        return json_response(body, 409)
+    if result["status"] == "WARNING":
+        body = web_message(
+            409,
+            "One more conflicts encountered, please check import summary.",
+            status_text="WARNING",
+            response=summary,
+        )
+        return json_response(body, 409)
+    body = web_message(200, "Import was successful.", status_text="OK", response=summary)
+    return json_response(body)

@@ -1,9 +1,6 @@
-"""The few DHIS2 periods the emulator needs: parse an ISO period string to its dates, list the
-monthly and weekly periods of a range, and resolve analytics' relative periods.
-
-Kept private to the emulator so that it does not depend on the work in progress of
-``joliba.dhis2.periods``; the formats are DHIS2's (see docs/dhis2.md).
-"""
+"""The periods the emulator serves: daily, weekly, monthly, quarterly and yearly ones, as a
+small view over :mod:`joliba.dhis2.periods` with the names analytics shows, and analytics'
+relative periods. Other period types are refused as a DHIS2 without them would."""
 
 from __future__ import annotations
 
@@ -11,6 +8,8 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from joliba.dhis2 import periods as dhis2_periods
 
 MONTH_NAMES = list(calendar.month_name)
 
@@ -45,8 +44,8 @@ _PATTERNS = [
 ]
 
 
-def iso_weeks_in(year: int) -> int:
-    return date(year, 12, 28).isocalendar()[1]
+def _view(period: dhis2_periods.Period) -> Period:
+    return Period(period.id, str(period.type), period.start, period.end)
 
 
 def parse(text: str) -> Period | None:
@@ -55,64 +54,32 @@ def parse(text: str) -> Period | None:
         match = pattern.match(text)
         if not match:
             continue
-        year = int(match.group(1))
-        if year < 1900 or year > 2200:
+        if not 1900 <= int(match.group(1)) <= 2200:
             return None
         try:
-            if kind == "Daily":
-                day = date(year, int(match.group(2)), int(match.group(3)))
-                return Period(text, kind, day, day)
-            if kind == "Weekly":
-                week = int(match.group(2))
-                if week < 1 or week > iso_weeks_in(year):
-                    return None
-                start = date.fromisocalendar(year, week, 1)
-                return Period(f"{year}W{week}", kind, start, start + timedelta(days=6))
-            if kind == "Monthly":
-                month = int(match.group(2))
-                last = calendar.monthrange(year, month)[1]
-                return Period(text, kind, date(year, month, 1), date(year, month, last))
-            if kind == "Quarterly":
-                quarter = int(match.group(2))
-                first = 3 * quarter - 2
-                last_day = calendar.monthrange(year, first + 2)[1]
-                return Period(text, kind, date(year, first, 1), date(year, first + 2, last_day))
-            return Period(text, kind, date(year, 1, 1), date(year, 12, 31))
+            return _view(dhis2_periods.parse(text, kind))
         except ValueError:
             return None
     return None
 
 
 def month(year: int, number: int) -> Period:
-    period = parse(f"{year}{number:02d}")
-    assert period is not None
-    return period
+    return _view(dhis2_periods.parse(f"{year}{number:02d}", "Monthly"))
 
 
 def week_of(day: date) -> Period:
-    year, week, _ = day.isocalendar()
-    period = parse(f"{year}W{week}")
-    assert period is not None
-    return period
+    return _view(dhis2_periods.period_of(day, "Weekly"))
 
 
 def periods_between(period_type: str, start: date, end: date) -> list[Period]:
-    """Periods of a type lying wholly inside ``start..end``."""
-    found: list[Period] = []
-    if period_type == "Monthly":
-        year, number = start.year, start.month
-        while date(year, number, 1) <= end:
-            candidate = month(year, number)
-            if candidate.start >= start and candidate.end <= end:
-                found.append(candidate)
-            year, number = (year + 1, 1) if number == 12 else (year, number + 1)
-    elif period_type == "Weekly":
-        candidate = week_of(start)
-        while candidate.start <= end:
-            if candidate.start >= start and candidate.end <= end:
-                found.append(candidate)
-            candidate = week_of(candidate.start + timedelta(days=7))
-    return found
+    """Monthly or weekly periods lying wholly inside ``start..end``."""
+    if period_type not in ("Monthly", "Weekly") or end < start:
+        return []
+    return [
+        _view(p)
+        for p in dhis2_periods.periods_in(start, end, period_type)
+        if p.start >= start and p.end <= end
+    ]
 
 
 def base_periods(period_type: str, within: Period) -> list[Period]:

@@ -30,8 +30,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,11 +37,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pipelines import Server, fresh_server
 
 WS = "bench"
 ROWS = 5_000_000
@@ -73,12 +71,6 @@ COPY (
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def status_mb(pid: int | str, field: str) -> float:
@@ -125,70 +117,11 @@ class PeakMemory:
         self.peak = max(self.sampled, high) if self.reset else self.sampled
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    api: httpx.Client
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "joliba.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-
-
 @contextmanager
 def serve(work: Path, name: str) -> Iterator[Server]:
-    """A fresh JOLIBA_HOME (SQLite, local storage) with a user, workspace and token; served."""
-    home = work / name
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
-    env.update(
-        JOLIBA_HOME=str(home),
-        JOLIBA_BASE_URL=f"http://127.0.0.1:{port}",
-        JOLIBA_LOG_LEVEL="warning",
-    )
-    _cli(env, "users", "create", "bench@example.org", "--password", "Bench-pass-42", "--superuser")
-    _cli(env, "workspaces", "create", "Bench", "--slug", WS, "--admin", "bench@example.org")
-    token = _cli(env, "tokens", "create", "bench@example.org").split()[-1]
-    log = work / f"{name}.log"
-    api = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}/api/v1",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=600,
-    )
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "joliba.cli.main", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                api.get("/health").raise_for_status()
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{log.read_text()}") from None
-                time.sleep(0.05)
-        yield Server(process, api)
-    finally:
-        api.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """A fresh server for one part of the benchmark (long uploads: a long timeout)."""
+    with fresh_server(work, name, timeout=600) as server:
+        yield server
 
 
 def checked(response: httpx.Response, what: str, status: int = 200) -> dict[str, Any]:

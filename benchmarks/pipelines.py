@@ -100,6 +100,17 @@ def _cli(env: dict[str, str], *args: str) -> str:
 @contextmanager
 def serve(work: Path, name: str, **settings: str) -> Iterator[Server]:
     """A fresh JOLIBA_HOME with a user, workspace, token and the trivial pipeline; then serve."""
+    with fresh_server(work, name, **settings) as server:
+        push(server.api)
+        yield server
+
+
+@contextmanager
+def fresh_server(
+    work: Path, name: str, *, timeout: float = 120, **settings: str
+) -> Iterator[Server]:
+    """``joliba serve`` on a fresh JOLIBA_HOME (SQLite, local storage) with a user,
+    workspace and token; stopped on exit."""
     home = work / name
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
@@ -117,7 +128,7 @@ def serve(work: Path, name: str, **settings: str) -> Iterator[Server]:
     api = httpx.Client(
         base_url=f"http://127.0.0.1:{port}/api/v1",
         headers={"Authorization": f"Bearer {token}"},
-        timeout=120,
+        timeout=timeout,
     )
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -136,7 +147,6 @@ def serve(work: Path, name: str, **settings: str) -> Iterator[Server]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the server did not start:\n{log.read_text()}") from None
                 time.sleep(0.05)
-        push(api)
         yield Server(process, api, home, log)
     finally:
         api.close()

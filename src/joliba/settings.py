@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     workspace_database_url: str | None = Field(
         default=None,
         description="PostgreSQL admin URL for workspace databases (used by later features). "
-        "Default: one SQLite file per workspace.",
+        "Default: one SQLite file per workspace in HOME/workspace-databases, which pipeline "
+        "runs get as workspace.database_url.",
     )
     executor: Literal["process", "celery"] = Field(
         default="process",
@@ -166,6 +167,11 @@ class Settings(BaseSettings):
     def runtime_dir(self) -> Path:
         """Pipeline code folders and Python environments (a cache: safe to delete when idle)."""
         return self.home / "runtime"
+
+    @property
+    def workspace_databases_dir(self) -> Path:
+        """The workspaces' SQLite databases, when no WORKSPACE_DATABASE_URL is set."""
+        return self.home / "workspace-databases"
 
     @property
     def login_window(self) -> timedelta:

@@ -206,7 +206,11 @@ class RunProcess:
             files = Path(self.platform.store.workspace_files(workspace_id).root)
             files.mkdir(parents=True, exist_ok=True)
             env["JOLIBA_FILES_PATH"] = str(files)
-        payload = {"parameters": values, "connections": conns, "database_url": None}
+        payload = {
+            "parameters": values,
+            "connections": conns,
+            "database_url": self._database_url(workspace_id),
+        }
         return Launch(
             command=[str(environment.python), "-m", "joliba.sdk.entry"],
             cwd=folder,
@@ -214,6 +218,14 @@ class RunProcess:
             stdin=json.dumps(payload).encode(),
             timeout=timeout,
         )
+
+    def _database_url(self, workspace_id: object) -> str | None:
+        """The workspace's own SQLite file; per-workspace PostgreSQL databases come later."""
+        settings = self.platform.settings
+        if settings.workspace_database_url:
+            return None
+        settings.workspace_databases_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{settings.workspace_databases_dir / f'{workspace_id}.sqlite'}"
 
     def _fetch_code(self, sha: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:

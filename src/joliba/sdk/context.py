@@ -20,7 +20,10 @@ from joliba.sdk.types import Connection, connection_from_json
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import polars as pl
+
     from joliba.sdk.datasets import Datasets, DatasetVersion
+    from joliba.sdk.tables import IfExists
 
 
 @dataclass
@@ -195,6 +198,15 @@ class Workspace:
     def connection(self, slug: str) -> Connection:
         """The typed connection object for ``slug`` (``ConnectionNotFound`` when unknown)."""
         return active().connection(slug)
+
+    def write_table(
+        self, name: str, frame: pl.DataFrame, *, if_exists: IfExists = "replace"
+    ) -> int:
+        """Write a Polars frame as table ``name`` of the workspace database (all or nothing);
+        returns the number of rows. ``if_exists``: ``replace``, ``append`` or ``fail``."""
+        from joliba.sdk.tables import write_table
+
+        return write_table(frame, name, self.database_url, if_exists=if_exists)
 
     @property
     def datasets(self) -> Datasets:

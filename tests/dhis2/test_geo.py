@@ -1,0 +1,52 @@
+"""Org units from real recorded DHIS2 2.39 answers written as GeoParquet, read back by DuckDB
+and pyarrow: the geo metadata, the geometry types and the coordinates survive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from joliba.dhis2.client import DHIS2
+from joliba.dhis2.geo import write_geoparquet
+from tests.dhis2.replay import recorded, replay
+
+
+def test_org_units_written_as_geoparquet_keep_their_geometry(tmp_path: Path) -> None:
+    recordings = recorded("2.39", "dhis2_init", "organisation_units")
+    with replay(recordings) as server, DHIS2(server.url, username="a", password="b") as dhis2:
+        units = dhis2.organisation_units()
+    path = write_geoparquet(units, tmp_path / "units.parquet")
+
+    geo = json.loads(pq.read_schema(path).metadata[b"geo"])
+    column = geo["columns"]["geometry"]
+    assert geo["primary_column"] == "geometry" and column["encoding"] == "WKB"
+    assert {"Point", "Polygon", "MultiPolygon"} & set(column["geometry_types"])
+    west, south, east, north = column["bbox"]
+    assert -14 < west < east < -10 and 6 < south < north < 10.1  # Sierra Leone
+
+    back = duckdb.sql(f"SELECT id, ST_AsGeoJSON(geometry) AS g FROM '{path}' ORDER BY id").pl()
+    assert back.height == units.height
+    original = units.select("id", "geometry").sort("id")
+    for ours, theirs in zip(original.iter_rows(), back.iter_rows(), strict=True):
+        assert ours[0] == theirs[0]
+        if ours[1] is None:
+            assert theirs[1] is None
+        else:
+            assert json.loads(theirs[1])["coordinates"] == json.loads(ours[1])["coordinates"]
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_text_that_is_not_geojson_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {"id": ["a", "b"], "geometry": ['{"type":"Point","coordinates":[1,2]}', "x"]}
+    )
+    with pytest.raises(ValueError, match="not GeoJSON"):
+        write_geoparquet(frame, tmp_path / "bad.parquet")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="no column 'shape'"):
+        write_geoparquet(frame, tmp_path / "bad.parquet", geometry="shape")

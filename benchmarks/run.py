@@ -10,9 +10,12 @@
 4. Datasets (benchmarks/datasets.py): profiling a 5,000,000-row Parquet table on the server and
    in-process against DuckDB's SUMMARIZE, and a 2 GiB upload into a draft against writing the
    bytes to disk, with the server's peak memory (JOLIBA_BENCH_SMALL=1 for a quick run).
+5. DHIS2 extraction (benchmarks/dhis2.py): about 1,000,000 values from `joliba dhis2 emulator`
+   into Parquet with Joliba's client against a naive one (request by request, whole JSON,
+   pandas), values/s and peak memory of each; Joliba's peak again for 3 x the values.
 
 Usage: python benchmarks/run.py [--size-mb 2048] [--requests 300] [--runs 20] [--throughput 200]
-       [--dataset-rows 5000000] [--dataset-upload-mib 2048]
+       [--dataset-rows 5000000] [--dataset-upload-mib 2048] [--dhis2-months 4]
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from pathlib import Path
 import datasets  # benchmarks/datasets.py, next to this script
 import httpx
 import pipelines  # benchmarks/pipelines.py, next to this script
+
+import dhis2  # benchmarks/dhis2.py (ruff sees tests/dhis2 and files it as first party)
 
 CHUNK = 1024 * 1024
 
@@ -76,6 +81,7 @@ def main() -> None:
     parser.add_argument("--throughput", type=int, default=200, help="pipeline runs queued at once")
     parser.add_argument("--dataset-rows", type=int, default=None, help="rows of the profiled table")
     parser.add_argument("--dataset-upload-mib", type=int, default=None, help="dataset upload size")
+    parser.add_argument("--dhis2-months", type=int, default=None, help="months of DHIS2 values")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="joliba-bench-"))
     home = work / "home"
@@ -118,6 +124,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     pipelines.run(args.runs, args.throughput)
     datasets.run(args.dataset_rows, args.dataset_upload_mib)
+    dhis2.run(args.dhis2_months)
 
 
 def files(api: httpx.Client, work: Path, size_mb: int, pid: int, idle_rss: float) -> None:

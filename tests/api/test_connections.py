@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from joliba.db.tables import AuditEntry, Connection
 from joliba.domain.connections import MASK
-from tests.conftest import PG_ADMIN_URL, World, make_bucket, s3_options, unique
-from tests.dhis2_standin import DHIS2StandIn
+from tests.conftest import PG_ADMIN_URL, LiveServer, World, make_bucket, s3_options, unique
+from tests.dhis2.emulator_support import live_emulator
 
 SECRET = "district-S3cret-value"
 
@@ -46,13 +46,13 @@ def test_secret_fields_never_come_back(world: World, log_lines: list[str]) -> No
     from joliba.domain.permissions import Role
 
     world.add_member(ws, viewer, Role.VIEWER)
-    with DHIS2StandIn(password=SECRET) as dhis2:
+    with live_emulator(scale=0.1, users={"admin": SECRET}) as dhis2:
         r = admin.api.post(
             f"/workspaces/{ws}/connections",
             json={
                 "type": "dhis2",
                 "name": "Sierra Leone HMIS",
-                "fields": {"url": dhis2.url, "username": "admin", "password": SECRET},
+                "fields": {"url": str(dhis2.base_url), "username": "admin", "password": SECRET},
             },
         )
         assert r.status_code == 201, r.text
@@ -68,7 +68,10 @@ def test_secret_fields_never_come_back(world: World, log_lines: list[str]) -> No
         )
         assert r.status_code == 200, r.text
         r = admin.api.post(f"/workspaces/{ws}/connections/{slug}/test")
-        assert r.json() == {"ok": True, "message": "connected to DHIS2 2.39.5"}
+        assert r.json() == {
+            "ok": True,
+            "message": "connected to DHIS2 2.39.5 (Joliba DHIS2 emulator)",
+        }
         bodies = [
             admin.api.get(f"/workspaces/{ws}/connections").text,
             admin.api.get(f"/workspaces/{ws}/connections/{slug}").text,
@@ -104,23 +107,64 @@ def test_dhis2_test_reports_clear_reasons(world: World) -> None:
         assert r.status_code == 201, r.text
         return slug
 
-    with DHIS2StandIn(token="d2pat_right") as dhis2:
-        good = make({"url": dhis2.url, "token": "d2pat_right"})
-        wrong = make({"url": dhis2.url, "username": "admin", "password": "wrong-password"})
+    with live_emulator(scale=0.1, version="2.38", tokens=["d2pat_right"]) as dhis2:
+        url = str(dhis2.base_url)
+        good = make({"url": url, "token": "d2pat_right"})
+        wrong = make({"url": url, "username": "admin", "password": "wrong-password"})
+        not_root = make({"url": f"{url}/api/system", "token": "d2pat_right"})
         result = admin.api.post(f"/workspaces/{ws}/connections/{good}/test").json()
-        assert result == {"ok": True, "message": "connected to DHIS2 2.39.5"}
+        assert result == {
+            "ok": True,
+            "message": "connected to DHIS2 2.38.7 (Joliba DHIS2 emulator)",
+        }
+        # DHIS2's own message comes through (its 401 WebMessage says "Unauthorized").
         result = admin.api.post(f"/workspaces/{ws}/connections/{wrong}/test").json()
-        assert result["ok"] is False and "401" in result["message"]
-        assert "wrong-password" not in result["message"]
+        assert result == {
+            "ok": False,
+            "message": "DHIS2 refused the credentials (401 Unauthorized)",
+        }
+        result = admin.api.post(f"/workspaces/{ws}/connections/{not_root}/test").json()
+        assert result["ok"] is False
+        assert result["message"].startswith("DHIS2 answered 404: ")
         # Changing the password through the API is what the next test uses.
         admin.api.patch(
             f"/workspaces/{ws}/connections/{wrong}",
             json={"fields": {"password": "", "username": "", "token": "d2pat_right"}},
         )
         assert admin.api.post(f"/workspaces/{ws}/connections/{wrong}/test").json()["ok"]
-    down = make({"url": dhis2.url, "token": "d2pat_right"})  # the server has stopped
+    down = make({"url": url, "token": "d2pat_right"})  # the server has stopped
     result = admin.api.post(f"/workspaces/{ws}/connections/{down}/test").json()
-    assert result["ok"] is False and "could not reach" in result["message"]
+    assert result["ok"] is False and f"cannot reach DHIS2 at {url}" in result["message"]
+    assert "d2pat_right" not in result["message"]
+
+
+def test_dhis2_test_explains_a_redirect_to_a_login_page(world: World) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    async def to_login(request: object) -> RedirectResponse:
+        return RedirectResponse("/dhis-web-commons/security/login.action", status_code=302)
+
+    admin = world.person()
+    ws = world.workspace(admin)
+    app = Starlette(routes=[Route("/{path:path}", to_login)])
+    with LiveServer(app) as site:
+        r = admin.api.post(
+            f"/workspaces/{ws}/connections",
+            json={
+                "type": "dhis2",
+                "name": "Login",
+                "fields": {"url": site.url, "token": "d2pat_x"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        result = admin.api.post(f"/workspaces/{ws}/connections/login/test").json()
+    assert result == {
+        "ok": False,
+        "message": "the server redirects to /dhis-web-commons/security/login.action: "
+        "is the URL the DHIS2 root?",
+    }
 
 
 def test_dhis2_needs_credentials_and_a_url(world: World) -> None:

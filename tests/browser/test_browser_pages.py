@@ -13,7 +13,7 @@ from joliba.domain.connections import MASK
 from joliba.domain.permissions import Role
 from tests.browser.conftest import PHONE, sign_in, watch_console
 from tests.conftest import LiveServer, World, unique
-from tests.dhis2_standin import DHIS2StandIn
+from tests.dhis2.emulator_support import live_emulator
 
 SECRET = "Browser-S3cret-never-shown"
 
@@ -107,14 +107,14 @@ def test_whole_flow(browser: Browser, server: LiveServer, world: World) -> None:
     expect(page.locator("#file-listing")).not_to_contain_text("notes.txt")
 
     # A DHIS2 connection: the password goes in and never comes back out.
-    with DHIS2StandIn(password=SECRET) as dhis2:
+    with live_emulator(scale=0.1, users={"admin": SECRET}) as dhis2:
         page.click("nav.wsnav >> text=Connections")
         page.click("text=New connection")
         page.select_option("select[name=type]", "postgresql")
         expect(page.locator("input[name='dhis2.url']")).to_be_hidden()
         page.select_option("select[name=type]", "dhis2")
         page.fill("input[name=name]", "National HMIS")
-        page.fill("input[name='dhis2.url']", dhis2.url)
+        page.fill("input[name='dhis2.url']", str(dhis2.base_url))
         page.fill("input[name='dhis2.username']", "admin")
         page.fill("input[name='dhis2.password']", SECRET)
         page.click("button:has-text('Create connection')")
@@ -123,7 +123,9 @@ def test_whole_flow(browser: Browser, server: LiveServer, world: World) -> None:
         assert SECRET not in page.content()
 
         page.click("button:has-text('Test connection')")
-        expect(page.locator("#test-result .ok")).to_contain_text("connected to DHIS2")
+        expect(page.locator("#test-result .ok")).to_contain_text(
+            "connected to DHIS2 2.39.5 (Joliba DHIS2 emulator)"
+        )
         assert SECRET not in page.content()
     for path in (f"/w/{slug}/connections", f"/w/{slug}/audit"):
         page.goto(path)

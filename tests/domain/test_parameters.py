@@ -77,7 +77,28 @@ def test_spec_round_trip_and_defaults() -> None:
         ({"code": "p", "type": "str", "help": 1}, "help: must be text"),
         ({"code": "p", "type": "str", "multiple": "yes"}, "multiple: must be true or false"),
         ({"code": "p", "type": "str", "required": 1}, "required: must be true or false"),
-        ({"code": "p", "type": "str", "widget": "x"}, "unknown fields: widget"),
+        ({"code": "p", "type": "str", "colour": "x"}, "unknown fields: colour"),
+        ({"code": "p", "type": "str", "widget": "x"}, "widget: unknown widget 'x' (known: dhis2."),
+        (
+            {"code": "p", "type": "int", "widget": "dhis2.org_units", "connection": "s"},
+            "widget: dhis2.org_units gives DHIS2 ids, so the type must be str, not int",
+        ),
+        ({"code": "p", "type": "str", "widget": "dhis2.datasets"}, "connection: dhis2.datasets"),
+        (
+            {"code": "p", "type": "str", "widget": "dhis2.datasets", "connection": "a-b"},
+            "needs connection= the code of the DHIS2Connection parameter",
+        ),
+        ({"code": "p", "type": "str", "connection": "s"}, "connection: only a parameter with"),
+        (
+            {
+                "code": "p",
+                "type": "str",
+                "widget": "dhis2.indicators",
+                "connection": "s",
+                "choices": ["a"],
+            },
+            "choices: not allowed with a picker widget",
+        ),
         ({"code": "p", "type": "str", "choices": "ab"}, "choices: must be a non-empty list"),
         ({"code": "p", "type": "int", "choices": [1, "2"]}, "choices: expects an integer"),
         ({"code": "p", "type": "int", "choices": [1, 1]}, "choices: 1 is listed twice"),
@@ -114,6 +135,56 @@ def test_specs_from_json() -> None:
         specs_from_json({"code": "a"})
     with pytest.raises(Invalid, match="a spec must be an object"):
         specs_from_json(["a"])
+
+
+def test_picker_widgets_travel_in_the_spec() -> None:
+    picker = spec(
+        "elements",
+        multiple=True,
+        widget="dhis2.data_elements",
+        connection="source",
+        default=["xNS8eoefOlv"],
+    )
+    assert (picker.widget, picker.connection, picker.dhis2_collection) == (
+        "dhis2.data_elements",
+        "source",
+        "data_elements",
+    )
+    assert picker.to_json()["widget"] == "dhis2.data_elements"
+    assert picker.to_json()["connection"] == "source"
+    assert ParameterSpec.from_json(picker.to_json()) == picker
+    assert "widget" not in spec("plain").to_json()  # older specs keep their shape
+    assert spec("plain").dhis2_collection is None
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (None, "connection: no parameter 'source' (this pipeline has: units)"),
+        (
+            {"code": "source", "type": "postgresql"},
+            "connection: parameter 'source' is a postgresql parameter, not a DHIS2Connection",
+        ),
+        (
+            {"code": "source", "type": "str"},
+            "connection: parameter 'source' is a str parameter, not a DHIS2Connection",
+        ),
+        (
+            {"code": "source", "type": "dhis2", "multiple": True},
+            "connection: parameter 'source' takes several connections",
+        ),
+    ],
+)
+def test_a_picker_must_name_a_dhis2_connection_parameter(
+    source: dict[str, Any] | None, reason: str
+) -> None:
+    units = {"code": "units", "type": "str", "widget": "dhis2.org_units", "connection": "source"}
+    with pytest.raises(Invalid) as caught:
+        specs_from_json([units] + ([source] if source else []))
+    assert caught.value.message.startswith(f"parameter 'units': {reason}")
+    assert caught.value.details == {"parameter": "units", "field": "connection"}
+    good = specs_from_json([units, {"code": "source", "type": "dhis2"}])
+    assert good[0].connection == "source"
 
 
 # --- values ------------------------------------------------------------------------------

@@ -23,43 +23,16 @@ def free_port() -> int:
 def test_demo_serves_and_its_credentials_sign_in(
     tmp_path: Path, fresh_database_url: str | None
 ) -> None:
-    port = free_port()
+    port, dhis2_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
     if fresh_database_url:
         env["JOLIBA_DATABASE_URL"] = fresh_database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "joliba.cli.main", "demo", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process, printed = start_demo(tmp_path, env, port, dhis2_port)
     try:
-        printed = ""
-        assert process.stdout is not None
-        while "password" not in printed or "workspace" not in printed:
-            line = process.stdout.readline()
-            assert line, f"demo exited early: {printed}"
-            printed += line
-        email = re.search(r"email\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
-        password = re.search(r"password\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
         base = f"http://127.0.0.1:{port}"
         assert f"{base}/login" in printed
         with httpx.Client(base_url=base, timeout=10) as browser:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    page = browser.get("/login")
-                    break
-                except httpx.ConnectError:
-                    assert time.monotonic() < deadline, "the demo server never answered"
-                    time.sleep(0.2)
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-            signed = browser.post(
-                "/login", data={"email": email, "password": password, "csrf_token": csrf}
-            )
-            assert signed.status_code == 303, signed.text
+            sign_in(browser, printed)
             home = browser.get("/w/demo")
             assert home.status_code == 200 and "Demo" in home.text
             files = browser.get("/api/v1/workspaces/demo/files", params={"path": "data"}).json()
@@ -81,10 +54,99 @@ def test_demo_serves_and_its_credentials_sign_in(
                 assert time.monotonic() < deadline, profile
                 time.sleep(0.2)
             assert profile["rows"] == 13 * 12  # 13 districts, 12 months
+            check_dhis2_demo(browser, printed, dhis2_port)
         assert (tmp_path / ".joliba-demo" / "secret_key").stat().st_mode & 0o777 == 0o600
     finally:
-        process.send_signal(signal.SIGINT)
+        stop(process)
+    # Nothing of the demo is left running: the emulator stopped with it.
+    assert not reachable(dhis2_port)
+
+    # A second demo on the same home keeps one connection, pointed at its new emulator.
+    dhis2_port = free_port()
+    process, printed = start_demo(tmp_path, env, port, dhis2_port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as browser:
+            sign_in(browser, printed)
+            check_dhis2_demo(browser, printed, dhis2_port)
+            listed = browser.get("/api/v1/workspaces/demo/connections").json()
+            assert [c["slug"] for c in listed["items"]] == ["dhis2-demo"]
+    finally:
+        stop(process)
+    assert not reachable(dhis2_port)
+
+
+def start_demo(
+    folder: Path, env: dict[str, str], port: int, dhis2_port: int
+) -> tuple[subprocess.Popen[str], str]:
+    """``joliba demo`` in ``folder``, and what it printed up to its DHIS2 line."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "joliba.cli.main",
+            "demo",
+            "--port",
+            str(port),
+            "--dhis2-port",
+            str(dhis2_port),
+        ],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    printed = ""
+    assert process.stdout is not None
+    while "dhis2 " not in printed:
+        line = process.stdout.readline()
+        if not line:
+            stop(process)
+            raise AssertionError(f"demo exited early: {printed}")
+        printed += line
+    return process, printed
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("the demo did not stop on Ctrl+C") from None
+
+
+def reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def sign_in(browser: httpx.Client, printed: str) -> None:
+    email = re.search(r"email\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+    password = re.search(r"password\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            page = browser.get("/login")
+            break
+        except httpx.ConnectError:
+            assert time.monotonic() < deadline, "the demo server never answered"
+            time.sleep(0.2)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    signed = browser.post("/login", data={"email": email, "password": password, "csrf_token": csrf})
+    assert signed.status_code == 303, signed.text
+
+
+def check_dhis2_demo(browser: httpx.Client, printed: str, dhis2_port: int) -> None:
+    """The demo's DHIS2 emulator answers, and the workspace connection points at it."""
+    url = f"http://127.0.0.1:{dhis2_port}"
+    assert f"dhis2     {url} (emulator; connection dhis2-demo" in printed
+    info = httpx.get(f"{url}/api/system/info", auth=("admin", "district"), timeout=10)
+    assert info.status_code == 200 and info.json()["version"].startswith("2.39")
+    connection = browser.get("/api/v1/workspaces/demo/connections/dhis2-demo").json()
+    assert connection["type"] == "dhis2"
+    assert connection["fields"]["url"] == url
+    assert connection["fields"]["username"] == "admin"

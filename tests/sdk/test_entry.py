@@ -77,7 +77,11 @@ def test_the_example_pipeline_runs_and_reports_events(tmp_path: Path, files: Pat
     ]
     assert [e["level"] for e in result.of("log")] == ["info", "warning", "info"]
     # Ordinary prints are left alone; the __main__ block does not run on the platform.
-    assert "plain print goes to stdout DHIS2Connection(" in result.stdout
+    # A DHIS2 connection parameter is a ready client; its repr shows no credentials.
+    assert (
+        "plain print goes to stdout DHIS2('https://dhis2.example.org', connection='sl-dhis2')"
+        in result.stdout
+    )
     assert "MAIN BLOCK RAN" not in result.stdout
     outputs = [(e["kind"], e["uri"], e["name"]) for e in result.of("output")]
     assert outputs == [
@@ -355,7 +359,11 @@ def connect(dhis2, warehouse, bucket, api, mirrors, password):
     print("URL", warehouse.url)
     print("PORT", type(warehouse.port).__name__, warehouse.port)
     print("API", api.api_key, api["base_url"], api.name)
-    print("SAME", workspace.connection("dhis2-a") == dhis2, workspace.connection("dhis2-b").url)
+    same = workspace.connection("dhis2-a") == dhis2.connection
+    print("SAME", same, workspace.connection("dhis2-b").url)
+    from joliba.dhis2.client import DHIS2
+    print("CLIENT", isinstance(dhis2, DHIS2), dhis2.url, dhis2.slug, dhis2.name, bool(dhis2.token))
+    print("CONNECTION", repr(dhis2.connection))
     print("PASSWORD", password == "s3cr3t-pw", isinstance(password, Secret))
     try:
         workspace.connection("nope")
@@ -411,10 +419,7 @@ def test_connection_parameters_become_typed_objects(tmp_path: Path) -> None:
     result = run_entry(folder, {"parameters": parameters, "connections": connections})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == (
-        "DHIS2Connection(slug='dhis2-a', url='https://a.example', username='', "
-        "password='', token='********')"
-    )
+    assert lines[0] == "DHIS2('https://a.example', connection='dhis2-a')"
     assert lines[1] == (
         "PostgreSQLConnection(slug='dw', host='db.example', port=5432, database='health data', "
         "username='an@lyst', password='********', sslmode='require')"
@@ -427,13 +432,21 @@ def test_connection_parameters_become_typed_objects(tmp_path: Path) -> None:
         "CustomConnection(slug='api', name='Weather API', "
         "fields={'api_key': '********', 'base_url': '********'})"
     )
-    assert lines[4].startswith("[DHIS2Connection(slug='dhis2-a'") and "slug='dhis2-b'" in lines[4]
+    assert lines[4] == (
+        "[DHIS2('https://a.example', connection='dhis2-a'), "
+        "DHIS2('https://b.example', connection='dhis2-b')]"
+    )
     assert lines[5] == "Secret('********')"
     assert "URL postgresql://an%40lyst:p%40ss%3Aw%2Frd@db.example:5432/health%20data" in lines[6]
     assert lines[6].endswith("?sslmode=require")
     assert "PORT int 5432" in result.stdout
     assert "API k-123 https://w.example Weather API" in result.stdout
     assert "SAME True https://b.example" in result.stdout
+    assert "CLIENT True https://a.example dhis2-a A True" in result.stdout
+    assert (
+        "CONNECTION DHIS2Connection(slug='dhis2-a', url='https://a.example', username='', "
+        "password='', token='********')" in result.stdout
+    )
     assert "PASSWORD True True" in result.stdout
     assert "MISSING no connection 'nope' in workspace 'malaria-sl'" in result.stdout
     reprs = "\n".join(lines[:6])

@@ -88,7 +88,8 @@ def test_workspace_yaml_in_the_current_folder_comes_first(tmp_path: Path) -> Non
     here = tmp_path / "elsewhere"
     here.mkdir()
     (here / "workspace.yaml").write_text(
-        "slug: other\nconnections:\n  my-dhis2: {type: dhis2, url: 'https://other.example'}\n"
+        "slug: other\nconnections:\n"
+        "  my-dhis2: {type: dhis2, url: 'https://other.example', token: d2pat_x}\n"
     )
     result = run_local(folder, "-c", '{"source": "my-dhis2"}', cwd=here)
     assert result.returncode == 0, result.stderr
@@ -148,6 +149,14 @@ def test_a_bad_workspace_yaml_is_a_clear_error(tmp_path: Path) -> None:
     result = run_local(folder, "-c", '{"source": "x"}')
     assert result.returncode == 2
     assert "workspace.yaml: connection 'x': type must be one of" in result.stderr
+    # A DHIS2 connection becomes a client: without credentials it cannot, and says why.
+    (folder / "workspace.yaml").write_text("connections:\n  x: {type: dhis2, url: 'https://a.b'}\n")
+    result = run_local(folder, "-c", '{"source": "x"}')
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: parameter 'source': connection 'x': give DHIS2 a username and password, "
+        "or a personal access token\n"
+    )
 
 
 def test_a_failure_exits_1_with_the_traceback(tmp_path: Path) -> None:
@@ -193,3 +202,64 @@ def test_a_task_outside_a_run_is_a_plain_function(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "task called directly: 2\n"
     assert re.search(r"^\d\d:\d\d:\d\d INFO doubling 21$", result.stderr, re.M)
+
+
+READS_DHIS2 = """
+@pipeline()
+@parameter("source", type=DHIS2Connection)
+@parameter("touch", type=bool, default=True)
+def read(source, touch):
+    current_run.log_info(f"client {source!r} for {source.connection.name}")
+    if touch:
+        regions = source.organisation_units(level=2)
+        current_run.log_info(f"DHIS2 {source.version}: {regions.height} regions")
+
+if __name__ == "__main__":
+    read()
+"""
+
+
+def test_a_dhis2_connection_parameter_is_a_client_that_connects_on_first_use(
+    tmp_path: Path,
+) -> None:
+    from tests.dhis2.emulator_support import live_emulator
+
+    folder = write_pipeline(tmp_path, READS_DHIS2)
+    with live_emulator(scale=0.1) as dhis2:
+        (folder / "workspace.yaml").write_text(
+            "connections:\n"
+            f"  emu: {{type: dhis2, name: Emulated, url: '{dhis2.base_url}',"
+            " username: admin, password: district}\n"
+        )
+        result = run_local(folder, "-c", '{"source": "emu"}')
+    assert result.returncode == 0, result.stderr
+    assert f"client DHIS2('{dhis2.base_url}', connection='emu') for Emulated" in result.stderr
+    assert "DHIS2 2.39.5: 8 regions" in result.stderr
+    assert "district" not in result.stderr
+    # The emulator has stopped: a run that never uses the client never notices.
+    result = run_local(folder, "-c", '{"source": "emu", "touch": false}')
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_dhis2_in_pipelines_example_runs(tmp_path: Path) -> None:
+    """docs/dhis2.md, section "In pipelines": its pipeline runs against the emulator."""
+    from tests.dhis2.emulator_support import live_emulator
+
+    text = (Path(__file__).parents[2] / "docs" / "dhis2.md").read_text()
+    section = text.split("\n## In pipelines\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```python\n(.*?)```", section, re.S)
+    folder = write_pipeline(tmp_path, block + '\nif __name__ == "__main__":\n    districts()\n')
+    with live_emulator(scale=0.1) as dhis2:
+        (folder / "workspace.yaml").write_text(
+            "connections:\n"
+            f"  emu: {{type: dhis2, url: '{dhis2.base_url}',"
+            " username: admin, password: district}\n"
+        )
+        uid = dhis2.get(
+            "/api/dataElements", params={"filter": "name:eq:Malaria confirmed cases"}
+        ).json()["dataElements"][0]["id"]
+        config = json.dumps({"source": "emu", "elements": [uid]})
+        result = run_local(folder, "-c", config)
+    assert result.returncode == 0, result.stderr
+    assert "data elements: Malaria confirmed cases" in result.stderr
+    assert "72 districts" in result.stderr

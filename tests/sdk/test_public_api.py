@@ -29,10 +29,12 @@ HEAVY = [
     "fastapi",
     "starlette",
     "httpx",
+    "polars",
     "pydantic",
     "yaml",
     "joliba.settings",
     "joliba.db",
+    "joliba.dhis2",
 ]
 
 

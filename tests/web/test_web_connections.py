@@ -9,7 +9,7 @@ import pytest
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Role
 from tests.conftest import LiveServer, World
-from tests.dhis2_standin import DHIS2StandIn
+from tests.dhis2.emulator_support import live_emulator
 from tests.web.page_client import Pages
 
 SECRET = "Pa55word-never-shown"
@@ -83,13 +83,13 @@ def test_saving_with_the_mask_keeps_the_secret(world: World, pages: Pages) -> No
     admin = world.person()
     slug = world.workspace(admin)
     client = pages.signed_in(admin.email, admin.password)
-    with DHIS2StandIn(password=SECRET) as dhis2:
+    with live_emulator(scale=0.1, users={"admin": SECRET}) as dhis2:
         client.post(
             f"/w/{slug}/connections",
             {
                 "type": "dhis2",
                 "name": "HMIS",
-                "dhis2.url": dhis2.url,
+                "dhis2.url": str(dhis2.base_url),
                 "dhis2.username": "admin",
                 "dhis2.password": SECRET,
             },
@@ -99,7 +99,7 @@ def test_saving_with_the_mask_keeps_the_secret(world: World, pages: Pages) -> No
             {
                 "name": "HMIS renamed",
                 "description": "the national instance",
-                "dhis2.url": dhis2.url,
+                "dhis2.url": str(dhis2.base_url),
                 "dhis2.username": "admin",
                 "dhis2.password": MASK,
                 "dhis2.token": "",
@@ -113,7 +113,8 @@ def test_saving_with_the_mask_keeps_the_secret(world: World, pages: Pages) -> No
         # fragment that never holds the secret.
         ok = client.post(f"/w/{slug}/connections/hmis/test", headers={"HX-Request": "true"})
         assert ok.status_code == 200
-        assert 'class="ok"' in ok.text and "connected to DHIS2" in ok.text
+        assert 'class="ok"' in ok.text
+        assert "connected to DHIS2 2.39.5 (Joliba DHIS2 emulator)" in ok.text
         assert "<html" not in ok.text
 
     # A custom connection: rows removed in the form are cleared; masked secrets stay.
@@ -146,20 +147,21 @@ def test_failed_connection_test_is_red_and_masks_the_secret(world: World, pages:
     admin = world.person()
     slug = world.workspace(admin)
     client = pages.signed_in(admin.email, admin.password)
-    with DHIS2StandIn(password="the right one") as dhis2:
+    with live_emulator(scale=0.1, users={"admin": "the right one"}) as dhis2:
         client.post(
             f"/w/{slug}/connections",
             {
                 "type": "dhis2",
                 "name": "Wrong",
-                "dhis2.url": dhis2.url,
+                "dhis2.url": str(dhis2.base_url),
                 "dhis2.username": "admin",
                 "dhis2.password": SECRET,
             },
         )
         failed = client.post(f"/w/{slug}/connections/wrong/test", headers={"HX-Request": "true"})
     assert failed.status_code == 200
-    assert 'class="error"' in failed.text and "401" in failed.text
+    assert 'class="error"' in failed.text
+    assert "DHIS2 refused the credentials (401 Unauthorized)" in failed.text
     assert SECRET not in failed.text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
@@ -20,8 +20,10 @@ from joliba.schemas.connections import (
     ConnectionTest,
     ConnectionType,
     ConnectionUpdate,
+    DHIS2Item,
+    DHIS2Items,
 )
-from joliba.services import connections
+from joliba.services import connections, dhis2_lookups
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
 
@@ -153,3 +155,30 @@ async def test_connection(
 def _record_test(platform: Platform, access: Access, slug: str, ok: bool) -> None:
     with platform.db.transaction() as session:
         connections.record_test(session, access, slug, ok=ok)
+
+
+@router.get(
+    "/workspaces/{ws}/connections/{slug}/dhis2/{collection}",
+    response_model=DHIS2Items,
+    response_model_exclude_none=True,
+    summary="Search a DHIS2 connection (run-form pickers)",
+)
+async def search_dhis2(
+    slug: str,
+    collection: str,
+    # Those who may start runs may browse what a run could be given.
+    access: Annotated[Access, Depends(require(Action.PIPELINE_RUN, write=False))],
+    session: ReadDB,
+    platform: PlatformDep,
+    q: Annotated[str, Query(max_length=200, description="Words of the name, or an id")] = "",
+    limit: Annotated[int, Query(ge=1, le=dhis2_lookups.MAX_LIMIT)] = 20,
+    ids: Annotated[
+        list[str] | None, Query(description="These items instead of a search (repeatable)")
+    ] = None,
+) -> DHIS2Items:
+    request = dhis2_lookups.prepare(session, access, platform.box, slug, collection)
+    session.close()  # DHIS2 may take seconds: no transaction stays open meanwhile
+    items = await run_in_threadpool(
+        lambda: platform.dhis2_lookups.search(request, q=q, limit=limit, ids=ids or [])
+    )
+    return DHIS2Items(items=[DHIS2Item.model_validate(asdict(item)) for item in items])

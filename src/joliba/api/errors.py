@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from joliba.domain.errors import (
+    BadGateway,
     Conflict,
     Forbidden,
     Invalid,
@@ -33,6 +34,7 @@ STATUS: dict[type[JolibaError], int] = {
     Conflict: 409,
     TooLarge: 413,
     TooManyRequests: 429,
+    BadGateway: 502,
     Unavailable: 503,
 }
 

@@ -1,13 +1,18 @@
-"""joliba demo"""
+"""joliba demo: seed a demo home, start a DHIS2 emulator beside the server, serve both."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from joliba.cli.common import console, open_platform
+
+START_TIMEOUT = 20.0
 
 
 def demo(
@@ -16,9 +21,15 @@ def demo(
     ),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    dhis2_port: int = typer.Option(
+        8001,
+        "--dhis2-port",
+        help="Port of the DHIS2 emulator on 127.0.0.1 (0, or a busy port: any free one).",
+    ),
     no_serve: bool = typer.Option(False, "--no-serve", help="Seed only, do not start the server."),
 ) -> None:
-    """Set up a demo home with an admin and a sample workspace, then serve it."""
+    """Set up a demo home with an admin, a sample workspace and a DHIS2 connection to an
+    emulator, then serve Joliba and the emulator until stopped."""
     import uvicorn
 
     from joliba.app import create_app
@@ -34,8 +45,12 @@ def demo(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     url = settings.base_url
     platform = open_platform(settings)
+    # The emulator first: the connection records the port it actually got.
+    emulator = None if no_serve else start_emulator(dhis2_port)
+    dhis2_url = emulator.url if emulator else f"http://127.0.0.1:{dhis2_port}"
     with platform.db.transaction() as session:
         seeded = demo_service.seed(session, platform)
+        demo_service.seed_dhis2_connection(session, platform.box, dhis2_url)
     run_id = seed_pipeline(platform, seeded.email, seeded.workspace)
     ran = finish_run(platform, run_id) if run_id is not None else ""
     console.print(f"[bold]Joliba demo[/bold] (data in {settings.home.resolve()})")
@@ -45,7 +60,59 @@ def demo(
     console.print(f"  workspace {url}/w/{seeded.workspace}")
     if ran:
         console.print(f"  pipeline  {url}/w/{seeded.workspace}/pipelines/malaria-report ({ran})")
-    if no_serve:
+    console.print(
+        f"  dhis2     {dhis2_url} (emulator{'' if emulator else ', not started'}; "
+        f"connection {demo_service.DHIS2_SLUG}, user admin, password district)"
+    )
+    if emulator is None:
         platform.close()
         return
-    uvicorn.run(create_app(platform=platform), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_app(platform=platform), host=host, port=port, log_level="warning")
+    finally:
+        emulator.stop()  # nothing of the demo outlives it
+
+
+class BackgroundServer:
+    """uvicorn serving an ASGI app on 127.0.0.1 in a thread of this process."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical")
+        self.server = uvicorn.Server(config)
+        # A daemon: should stop() be skipped, the process still exits.
+        self.thread = threading.Thread(
+            target=self.server.run, name="joliba-demo-dhis2", daemon=True
+        )
+        self.url = ""
+
+    def start(self) -> bool:
+        """Whether it is serving (False: the port was taken, or it failed to start)."""
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                return False
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return True
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+
+
+def start_emulator(port: int) -> BackgroundServer:
+    """The DHIS2 emulator on ``port``, or on a free port when that one is taken."""
+    from joliba.dhis2.emulator import create_app
+
+    app = create_app(seed=1, scale=1.0)
+    for attempt in (port, 0):
+        server = BackgroundServer(app, attempt)
+        if server.start():
+            return server
+    raise RuntimeError("the DHIS2 emulator did not start on 127.0.0.1")

@@ -22,6 +22,11 @@ def emulator(
     timeout_rate: float = typer.Option(
         0.0, "--timeout-rate", help="Share of requests that hang, then answer 504."
     ),
+    conflict_rate: float = typer.Option(
+        0.0,
+        "--conflict-rate",
+        help="Share of valid imported values refused with a conflict (E7642), by seed.",
+    ),
 ) -> None:
     """Serve a DHIS2 emulator: a synthetic country with DHIS2's Web API (user admin/district)."""
     import uvicorn
@@ -32,7 +37,13 @@ def emulator(
     if version not in SUPPORTED:
         raise typer.BadParameter(f"one of {', '.join(SUPPORTED)}", param_hint="--version")
     try:
-        faults = Faults(latency_ms=latency_ms, error_rate=error_rate, timeout_rate=timeout_rate)
+        faults = Faults(
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            timeout_rate=timeout_rate,
+            seed=seed,  # the same command gives the same faults
+            conflict_rate=conflict_rate,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     app = create_app(seed=seed, scale=scale, version=version, faults=faults, tokens=token)

@@ -16,7 +16,7 @@ from joliba.client.archive import ArchiveError, build
 from joliba.domain.errors import Invalid
 from joliba.domain.parameters import ParameterSpec, parse_text
 from joliba.domain.slugs import slugify
-from joliba.templates import write_starter
+from joliba.templates import TEMPLATES, write_template
 
 app = typer.Typer(help="Write, push and run pipelines.", no_args_is_help=True)
 
@@ -26,14 +26,27 @@ WorkspaceOption = typer.Option(..., "--workspace", "-w", help="Workspace slug")
 @app.command("init")
 def init(
     name: str = typer.Argument(..., help="Folder to create, also the pipeline's name"),
+    template: str = typer.Option(
+        "starter", "--template", "-t", help="What to start from: see `joliba pipelines templates`"
+    ),
 ) -> None:
     """Create a working pipeline folder with a test and a local workspace.yaml."""
     folder = Path(name)
+    if template not in TEMPLATES:
+        errors.print(f"[red]error:[/red] no template {template!r}: one of {', '.join(TEMPLATES)}")
+        raise typer.Exit(2)
     if folder.exists():
         errors.print(f"[red]error:[/red] {folder} already exists")
         raise typer.Exit(1)
-    write_starter(folder, name=folder.name, code=slugify(folder.name) or "pipeline")
-    typer.echo(f"created {folder}/ — try: cd {folder} && python pipeline.py")
+    write_template(folder, template, name=folder.name, code=slugify(folder.name) or "pipeline")
+    typer.echo(f"created {folder}/ from {template} — see {folder}/README.md")
+
+
+@app.command("templates")
+def templates(as_json: bool = JsonOption) -> None:
+    """The built-in pipelines `joliba pipelines init NAME --template T` starts from."""
+    rows = [{"template": name, "what it does": what} for name, what in TEMPLATES.items()]
+    print_rows(rows, ["template", "what it does"], as_json=as_json)
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

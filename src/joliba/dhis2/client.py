@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from typing import Any
 import httpx
 import polars as pl
 
-from joliba.dhis2 import metadata
+from joliba.dhis2 import analytics as analytics_
+from joliba.dhis2 import data_values, imports, joins, metadata, tracker
+from joliba.dhis2.chunks import Chunks, Selection
+from joliba.dhis2.data_values import ExtractSummary
 from joliba.dhis2.http import DHIS2Error, Http, Retry, auth_header
 from joliba.dhis2.metadata import Collection
 
@@ -199,6 +203,99 @@ class DHIS2:
     def programs(self, *, fields: str | None = None, filters: Sequence[str] = ()) -> pl.DataFrame:
         return self._table(metadata.PROGRAMS, fields, filters)
 
+    # -- data values ---------------------------------------------------------------------------
+
+    def data_value_sets(
+        self,
+        *,
+        data_elements: Sequence[str] = (),
+        datasets: Sequence[str] = (),
+        data_element_groups: Sequence[str] = (),
+        org_units: Sequence[str],
+        children: bool = False,
+        periods: Sequence[str] = (),
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+        last_updated: date | datetime | str | None = None,
+        names: bool = False,
+        hierarchy: bool = False,
+        include_deleted: bool = False,
+        answer_format: data_values.Format = "csv",
+        chunks: Chunks | None = None,
+    ) -> pl.DataFrame:
+        """Aggregate data values, typed by their data elements' value types, fetched in
+        parallel chunks that never lose or repeat a value (see docs/dhis2.md, Data values).
+        ``answer_format="json"`` asks DHIS2 for JSON, slower but with a ``created`` column."""
+        extraction = self._extraction(locals())
+        found = data_values.frame(self, extraction)
+        return joins.joined(found, joins.Lookup(self), names=names, hierarchy=hierarchy)
+
+    def iter_data_value_sets(
+        self,
+        *,
+        data_elements: Sequence[str] = (),
+        datasets: Sequence[str] = (),
+        data_element_groups: Sequence[str] = (),
+        org_units: Sequence[str],
+        children: bool = False,
+        periods: Sequence[str] = (),
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+        last_updated: date | datetime | str | None = None,
+        include_deleted: bool = False,
+        answer_format: data_values.Format = "csv",
+        chunks: Chunks | None = None,
+    ) -> Iterator[pl.DataFrame]:
+        """The values of ``data_value_sets`` as batches (one per request, all with the same
+        schema, empty ones skipped), holding at most ``max_parallel`` answers at once."""
+        return data_values.batches(self, self._extraction(locals()))
+
+    def data_value_sets_to_parquet(
+        self,
+        path: str | Path,
+        *,
+        data_elements: Sequence[str] = (),
+        datasets: Sequence[str] = (),
+        data_element_groups: Sequence[str] = (),
+        org_units: Sequence[str],
+        children: bool = False,
+        periods: Sequence[str] = (),
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+        last_updated: date | datetime | str | None = None,
+        names: bool = False,
+        hierarchy: bool = False,
+        include_deleted: bool = False,
+        answer_format: data_values.Format = "csv",
+        chunks: Chunks | None = None,
+    ) -> ExtractSummary:
+        """``data_value_sets`` streamed into a Parquet file, batch by batch; the file appears
+        complete or not at all."""
+        extraction = self._extraction(locals())
+        lookup = joins.Lookup(self)
+        return data_values.to_parquet(
+            self,
+            extraction,
+            path,
+            lambda batch: joins.joined(batch, lookup, names=names, hierarchy=hierarchy),
+        )
+
+    def _extraction(self, given: dict[str, Any]) -> data_values.Extraction:
+        """The checked selection of one of the methods above (their arguments) and its plan."""
+        fields = {k: given[k] for k in Selection.__dataclass_fields__}
+        return data_values.prepare(
+            self, Selection.of(**fields), given["chunks"] or Chunks(), given["answer_format"]
+        )
+
+    def with_names(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``data_element_name``, ``category_option_combo_name``, ``attribute_option_combo_name``
+        and ``org_unit_name`` after those id columns, where they exist."""
+        return joins.add_names(df, joins.Lookup(self))
+
+    def with_hierarchy(self, df: pl.DataFrame, column: str = "org_unit") -> pl.DataFrame:
+        """``level_1_id``, ``level_1_name``, … for every level, from ``column``'s org units."""
+        return joins.add_hierarchy(df, joins.Lookup(self), column)
+
     # -- cache ---------------------------------------------------------------------------------
 
     def _get_cached(self, endpoint: str, params: list[tuple[str, Any]], cache: bool) -> Any:
@@ -216,6 +313,102 @@ class DHIS2:
         partial.write_text(json.dumps(answer))
         partial.replace(path)  # a crash never leaves half an answer in the cache
         return answer
+
+    # -- analytics, tracker, import ------------------------------------------------------------
+
+    def analytics(
+        self,
+        dx: Sequence[str],
+        pe: Sequence[str],
+        ou: Sequence[str],
+        *,
+        filters: Mapping[str, Sequence[str]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        ignore_limit: bool = False,
+    ) -> pl.DataFrame:
+        """Aggregate analytics: columns dx, pe, ou (and other dimensions asked, such as co),
+        value (Float64). Queries past DHIS2's row cap are split and put together, never cut."""
+        return analytics_.read_analytics(
+            self.http,
+            dx,
+            pe,
+            ou,
+            filters=filters,
+            params=params,
+            ignore_limit=ignore_limit,
+            max_parallel=self.max_parallel,
+        )
+
+    def tracker_events(
+        self,
+        *,
+        program: str,
+        org_units: Sequence[str] = (),
+        org_unit_mode: str = "DESCENDANTS",
+        program_stage: str | None = None,
+        occurred_after: date | datetime | str | None = None,
+        occurred_before: date | datetime | str | None = None,
+        updated_after: date | datetime | str | None = None,
+        page_size: int = 1000,
+    ) -> pl.DataFrame:
+        """One row per event; its data values in text columns named by data element id."""
+        return tracker.read_events(
+            self.http,
+            self.version_number,
+            program=program,
+            org_units=org_units,
+            org_unit_mode=org_unit_mode,
+            program_stage=program_stage,
+            occurred_after=occurred_after,
+            occurred_before=occurred_before,
+            updated_after=updated_after,
+            page_size=page_size,
+            max_parallel=self.max_parallel,
+        )
+
+    def tracked_entities(
+        self,
+        *,
+        program: str | None = None,
+        tracked_entity_type: str | None = None,
+        org_units: Sequence[str] = (),
+        org_unit_mode: str = "DESCENDANTS",
+        updated_after: date | datetime | str | None = None,
+        page_size: int = 1000,
+    ) -> pl.DataFrame:
+        """One row per tracked entity; its attributes in text columns named by attribute id."""
+        return tracker.read_tracked_entities(
+            self.http,
+            self.version_number,
+            program=program,
+            tracked_entity_type=tracked_entity_type,
+            org_units=org_units,
+            org_unit_mode=org_unit_mode,
+            updated_after=updated_after,
+            page_size=page_size,
+            max_parallel=self.max_parallel,
+        )
+
+    def push_data_values(
+        self,
+        df: pl.DataFrame,
+        *,
+        dry_run: bool = False,
+        import_strategy: str = "CREATE_AND_UPDATE",
+        id_scheme: str = "UID",
+        chunk_size: int = 5000,
+        journal: str | Path | None = None,
+    ) -> imports.ImportReport:
+        """Import a table of data values in chunks; conflicts name the table's rows."""
+        return imports.push(
+            self.http,
+            df,
+            dry_run=dry_run,
+            import_strategy=import_strategy,
+            id_scheme=id_scheme,
+            chunk_size=chunk_size,
+            journal=journal,
+        )
 
 
 def _items(answer: Any, endpoint: str) -> list[dict[str, Any]]:

@@ -115,6 +115,11 @@ class Http:
     def get(self, path: str, params: Params | None = None) -> Any:
         return self.request("GET", path, params=params)
 
+    def get_bytes(self, path: str, params: Params | None = None) -> bytes:
+        """A GET's body as it came, for answers too large to parse into Python objects."""
+        body = self.request("GET", path, params=params, raw=True)
+        return body if isinstance(body, bytes) else b""
+
     def post(self, path: str, body: Any, params: Params | None = None) -> Any:
         """A POST; answers 409 with a body are returned too (imports report conflicts so)."""
         return self.request("POST", path, params=params, json_body=body, accept={409})
@@ -127,6 +132,7 @@ class Http:
         params: Params | None = None,
         json_body: Any = None,
         accept: frozenset[int] | set[int] = frozenset(),
+        raw: bool = False,
     ) -> Any:
         attempt = 0
         while True:
@@ -149,6 +155,8 @@ class Http:
                 continue
             if response.status_code >= 400 and response.status_code not in accept:
                 raise error_of(response)
+            if raw:
+                return response.content
             if not response.content:
                 return None
             try:

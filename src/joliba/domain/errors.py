@@ -66,3 +66,10 @@ class Unavailable(JolibaError):
     """An outside system (storage, a connection's server) could not be reached."""
 
     code = "unavailable"
+
+
+class BadGateway(JolibaError):
+    """An outside system a request relies on (a connection's DHIS2 server) answered with an
+    error or not at all."""
+
+    code = "bad_gateway"

@@ -33,10 +33,31 @@ PARAMETER_TYPES = (
     "custom",
 )
 CONNECTION_TYPES = frozenset({"dhis2", "postgresql", "s3", "custom"})
+#: What the run form's DHIS2 pickers search: widget ``dhis2.<collection>``.
+DHIS2_COLLECTIONS = (
+    "data_elements",
+    "datasets",
+    "data_element_groups",
+    "org_units",
+    "org_unit_levels",
+    "indicators",
+)
+WIDGETS = tuple(f"dhis2.{collection}" for collection in DHIS2_COLLECTIONS)
 
 #: Types whose values are picked, not typed: a list of choices makes no sense for them.
 _NO_CHOICES = frozenset({"bool", "secret"}) | CONNECTION_TYPES
-_FIELDS = ("code", "type", "name", "help", "default", "choices", "multiple", "required")
+_FIELDS = (
+    "code",
+    "type",
+    "name",
+    "help",
+    "default",
+    "choices",
+    "multiple",
+    "required",
+    "widget",
+    "connection",
+)
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 _MAX_CODE = 64
@@ -59,10 +80,21 @@ class ParameterSpec:
     choices: tuple[Any, ...] | None = None
     multiple: bool = False
     required: bool = True
+    #: A picker for the run form (one of :data:`WIDGETS`), searching the DHIS2 server of
+    #: the DHIS2Connection parameter named by ``connection``.
+    widget: str | None = None
+    connection: str | None = None
+
+    @property
+    def dhis2_collection(self) -> str | None:
+        """What a DHIS2 picker searches (``data_elements`` …), or None."""
+        if self.widget is None or not self.widget.startswith("dhis2."):
+            return None
+        return self.widget.removeprefix("dhis2.")
 
     def to_json(self) -> dict[str, Any]:
         default = list(self.default) if isinstance(self.default, list | tuple) else self.default
-        return {
+        data: dict[str, Any] = {
             "code": self.code,
             "type": self.type,
             "name": self.name,
@@ -72,6 +104,10 @@ class ParameterSpec:
             "multiple": self.multiple,
             "required": self.required,
         }
+        if self.widget is not None:  # left out otherwise: older specs read the same
+            data["widget"] = self.widget
+            data["connection"] = self.connection
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> ParameterSpec:
@@ -113,6 +149,9 @@ class ParameterSpec:
                 raise _invalid(code, f"{flag}: must be true or false", field=flag)
             flags[flag] = value
         choices = _spec_choices(code, kind, data.get("choices"))
+        widget, connection = _spec_widget(code, kind, data.get("widget"), data.get("connection"))
+        if widget is not None and choices is not None:
+            raise _invalid(code, "choices: not allowed with a picker widget", field="choices")
         spec = cls(
             code=code,
             type=kind,
@@ -121,6 +160,8 @@ class ParameterSpec:
             choices=choices,
             multiple=flags["multiple"],
             required=flags["required"],
+            widget=widget,
+            connection=connection,
         )
         default = data.get("default")
         if isinstance(default, list | tuple) and not default and spec.multiple:
@@ -150,6 +191,68 @@ def _is_code(code: str) -> bool:
     )
 
 
+def _spec_widget(
+    code: str, kind: str, widget: Any, connection: Any
+) -> tuple[str | None, str | None]:
+    if widget is None:
+        if connection is not None:
+            raise _invalid(
+                code,
+                "connection: only a parameter with a DHIS2 picker widget names one",
+                field="connection",
+            )
+        return None, None
+    if widget not in WIDGETS:
+        shown = widget if isinstance(widget, str) else repr(widget)
+        raise _invalid(
+            code, f"widget: unknown widget '{shown}' (known: {', '.join(WIDGETS)})", field="widget"
+        )
+    if kind != "str":
+        raise _invalid(
+            code,
+            f"widget: {widget} gives DHIS2 ids, so the type must be str, not {kind}",
+            field="widget",
+        )
+    if not isinstance(connection, str) or not _is_code(connection):
+        raise _invalid(
+            code,
+            f"connection: {widget} needs connection= the code of the DHIS2Connection "
+            "parameter whose server it searches",
+            field="connection",
+        )
+    return widget, connection
+
+
+def check_references(specs: Sequence[ParameterSpec]) -> None:
+    """Every picker's ``connection`` names a single-valued DHIS2Connection parameter."""
+    by_code = {spec.code: spec for spec in specs}
+    for spec in specs:
+        if spec.connection is None:
+            continue
+        target = by_code.get(spec.connection)
+        if target is None:
+            listed = ", ".join(by_code) or "none"
+            raise _invalid(
+                spec.code,
+                f"connection: no parameter '{spec.connection}' (this pipeline has: {listed})",
+                field="connection",
+            )
+        if target.type != "dhis2":
+            raise _invalid(
+                spec.code,
+                f"connection: parameter '{target.code}' is a {target.type} parameter, not a "
+                "DHIS2Connection",
+                field="connection",
+            )
+        if target.multiple:
+            raise _invalid(
+                spec.code,
+                f"connection: parameter '{target.code}' takes several connections; a picker "
+                "searches one",
+                field="connection",
+            )
+
+
 def _spec_choices(code: str, kind: str, raw: Any) -> tuple[Any, ...] | None:
     if raw is None:
         return None
@@ -171,7 +274,8 @@ def _spec_choices(code: str, kind: str, raw: Any) -> tuple[Any, ...] | None:
 
 
 def specs_from_json(items: Any) -> list[ParameterSpec]:
-    """Check a whole list of specs: each one valid, codes unique."""
+    """Check a whole list of specs: each one valid, codes unique, pickers naming a
+    DHIS2Connection parameter of the list."""
     if not isinstance(items, list):
         raise Invalid("parameters: must be a list of objects", details={"field": "parameters"})
     specs: list[ParameterSpec] = []
@@ -182,6 +286,7 @@ def specs_from_json(items: Any) -> list[ParameterSpec]:
             raise _invalid(spec.code, "declared twice")
         seen.add(spec.code)
         specs.append(spec)
+    check_references(specs)
     return specs
 
 

@@ -47,6 +47,17 @@ class ConnectionTest(Model):
     message: str
 
 
+class DHIS2Item(Model):
+    id: str = Field(description="The DHIS2 uid")
+    name: str
+    level: int | None = Field(default=None, description="Organisation units and their levels")
+    path: str | None = Field(default=None, description="Organisation units: /root/…/uid")
+
+
+class DHIS2Items(Model):
+    items: list[DHIS2Item]
+
+
 class ConnectionField(Model):
     name: str
     label: str

@@ -20,6 +20,12 @@ class Parameter(Model):
     choices: list[Any] | None = None
     multiple: bool = False
     required: bool = True
+    widget: str | None = Field(
+        default=None, description="A run-form picker, e.g. dhis2.data_elements"
+    )
+    connection: str | None = Field(
+        default=None, description="The DHIS2Connection parameter a picker searches"
+    )
 
 
 class Version(Model):

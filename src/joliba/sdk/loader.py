@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 
+from joliba.domain.errors import Invalid
 from joliba.sdk.pipeline import Pipeline
 
 MODULE = "pipeline"
@@ -21,7 +22,8 @@ def load_pipeline(folder: str | os.PathLike[str]) -> Pipeline:
 
     The module is imported under the name ``pipeline`` so its ``if __name__ == "__main__"``
     block does not run; the folder goes first on ``sys.path`` so its helper modules import.
-    Errors raised by the user's code propagate; a missing file or pipeline is a ``LoadError``.
+    Errors raised by the user's code propagate; a missing file or pipeline, or parameters that
+    do not fit the function or each other, are a ``LoadError``.
     """
     folder_text = os.path.abspath(folder)  # os.path: the run's process needs no pathlib
     path = os.path.join(folder_text, FILENAME)
@@ -45,5 +47,8 @@ def load_pipeline(folder: str | os.PathLike[str]) -> Pipeline:
         names = ", ".join(name for name, _ in found.values())
         raise LoadError(f"{path} defines several pipelines ({names}); keep one per folder")
     pipeline = next(iter(found.values()))[1]
-    pipeline.check()
+    try:
+        pipeline.check()
+    except (TypeError, Invalid) as exc:  # the parameters do not fit: the message says how
+        raise LoadError(str(exc)) from None
     return pipeline

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from joliba.domain.errors import Invalid
 from joliba.domain.parameters import CONNECTION_TYPES, ParameterSpec
-from joliba.sdk.types import File, Secret, connection_type, spec_type_of
+from joliba.sdk.types import DHIS2Connection, File, Secret, connection_type, spec_type_of
 
 if TYPE_CHECKING:
     from joliba.sdk.context import RunContext
@@ -28,8 +28,13 @@ def parameter(
     choices: Sequence[Any] | None = None,
     multiple: bool = False,
     required: bool = True,
+    widget: str | None = None,
+    connection: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a parameter of the pipeline function; stacks with ``@pipeline`` in any order.
+
+    ``widget="dhis2.data_elements"`` (or another DHIS2 picker) makes the run form search the
+    server of the DHIS2Connection parameter named by ``connection``.
 
     The spec is checked now (an ``Invalid`` error naming the parameter), so a bad spec fails
     when ``pipeline.py`` is imported rather than when the pipeline runs.
@@ -45,6 +50,8 @@ def parameter(
             "choices": None if choices is None else list(choices),
             "multiple": multiple,
             "required": required,
+            "widget": widget,
+            "connection": connection,
         }
     )
 
@@ -70,8 +77,8 @@ def bind_values(
     specs: Sequence[ParameterSpec], values: Mapping[str, Any], context: RunContext
 ) -> dict[str, Any]:
     """Turn validated values into what the function receives (connections and datasets as
-    objects; datasets are looked up on the server, an ``Invalid`` naming the parameter when
-    missing)."""
+    objects, a DHIS2 connection as a ready :class:`joliba.dhis2.client.DHIS2` client; datasets
+    are looked up on the server, an ``Invalid`` naming the parameter when missing)."""
     bound: dict[str, Any] = {}
     for spec in specs:
         value = values.get(spec.code)
@@ -111,4 +118,14 @@ def _bind_one(spec: ParameterSpec, value: Any, context: RunContext) -> Any:
             f"connection, not {spec.type}",
             details={"parameter": spec.code},
         )
+    if isinstance(connection, DHIS2Connection):
+        # Only now: joliba.dhis2 loads httpx and Polars, which `import joliba` must not.
+        from joliba.sdk.dhis2 import client_for
+
+        try:
+            return client_for(connection)
+        except ValueError as exc:
+            raise Invalid(
+                f"parameter '{spec.code}': {exc}", details={"parameter": spec.code}
+            ) from None
     return connection

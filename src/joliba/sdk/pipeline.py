@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, overload
 
-from joliba.domain.parameters import ParameterSpec
+from joliba.domain.parameters import ParameterSpec, check_references
 from joliba.sdk.context import RunContext, activate, on_platform
 from joliba.sdk.parameters import ATTRIBUTE
 from joliba.sdk.tasks import Graph, TaskFailed, recording, run_graph
@@ -64,7 +64,8 @@ class Pipeline:
         self.parameters.insert(0, spec)
 
     def check(self) -> None:
-        """Every function argument has a parameter (a ``TypeError`` otherwise).
+        """Every function argument has a parameter (a ``TypeError`` otherwise), and every
+        picker names a DHIS2Connection parameter (an ``Invalid`` naming it otherwise).
 
         Done here rather than in ``@pipeline`` because ``@parameter`` may also sit above it.
         """
@@ -75,6 +76,7 @@ class Pipeline:
                 f"pipeline '{self.name}': the arguments of {self.function.__name__}() must match "
                 f"its parameters; no @parameter for: {', '.join(missing)}"
             )
+        check_references(self.parameters)
 
     def spec(self) -> dict[str, Any]:
         """What the server stores at push time."""

@@ -1,6 +1,6 @@
 """'Test connection': contact the remote system and explain in one sentence what happened.
 
-The HTTP transport is injectable so tests can point the DHIS2 check at a local server.
+DHIS2 is checked with the :mod:`joliba.dhis2` client (its HTTP transport is injectable).
 Messages never contain a secret: any secret value that a driver echoes back is masked.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,39 +44,59 @@ class ConnectionChecker:
         return CheckResult(result.ok, _mask(result.message, secrets))
 
     def _dhis2(self, values: dict[str, str]) -> CheckResult:
-        base = values["url"].rstrip("/")
-        headers = {"Accept": "application/json"}
-        auth: httpx.Auth | None = None
-        if values.get("token"):
-            headers["Authorization"] = f"ApiToken {values['token']}"
-        else:
-            auth = httpx.BasicAuth(values.get("username", ""), values.get("password", ""))
-        host = urlsplit(base).netloc
+        """``/api/system/info`` through the DHIS2 client: the version and server name, or
+        DHIS2's own error message."""
+        from joliba.dhis2.client import DHIS2
+        from joliba.dhis2.http import DHIS2Error
+
+        watch = _RedirectWatch(self._transport or httpx.HTTPTransport())
         try:
-            with httpx.Client(
-                transport=self._transport, timeout=TIMEOUT_SECONDS, follow_redirects=False
-            ) as client:
-                response = client.get(f"{base}/api/system/info", headers=headers, auth=auth)
-        except httpx.TimeoutException:
-            return CheckResult(False, f"no answer from {host} within {TIMEOUT_SECONDS:.0f} s")
-        except httpx.HTTPError as exc:
-            return CheckResult(False, f"could not reach {host}: {exc}")
-        if response.status_code == 401:
-            return CheckResult(False, "DHIS2 refused the credentials (401 Unauthorized)")
-        if response.status_code in (301, 302, 303, 307, 308):
-            where = response.headers.get("location", "")
-            return CheckResult(
-                False, f"the server redirects to {where}: is the URL the DHIS2 root?"
+            client = DHIS2(
+                values["url"],
+                username=values.get("username", ""),
+                password=values.get("password", ""),
+                token=values.get("token", ""),
+                timeout=TIMEOUT_SECONDS,
+                retries=1,  # one attempt: the person clicking waits for the answer
+                transport=watch,
             )
-        if response.status_code != 200:
-            return CheckResult(False, f"{host} answered HTTP {response.status_code}")
-        try:
-            info: Any = response.json()
-        except ValueError:
-            return CheckResult(False, f"{host} did not answer like a DHIS2 server (not JSON)")
-        if not isinstance(info, dict) or "version" not in info:
-            return CheckResult(False, f"{host} did not answer like a DHIS2 server")
-        return CheckResult(True, f"connected to DHIS2 {info['version']}")
+        except ValueError as exc:  # no credentials at all
+            return CheckResult(False, str(exc))
+        with client:
+            try:
+                info = client.system_info
+            except DHIS2Error as exc:
+                if watch.location:
+                    return CheckResult(
+                        False,
+                        f"the server redirects to {watch.location}: is the URL the DHIS2 root?",
+                    )
+                if exc.status == 401:
+                    return CheckResult(False, f"DHIS2 refused the credentials (401 {exc.message})")
+                if exc.status:
+                    return CheckResult(False, f"DHIS2 answered {exc.status}: {exc.message}")
+                return CheckResult(False, exc.message)
+        name = str(info.get("systemName") or "").strip()
+        version = str(info["version"])
+        return CheckResult(True, f"connected to DHIS2 {version}" + (f" ({name})" if name else ""))
+
+
+class _RedirectWatch(httpx.BaseTransport):
+    """Remembers a redirect: DHIS2 sends one to its login page when the URL is not its root,
+    which the client, not following redirects, reads as an empty answer."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.location = ""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if response.is_redirect:
+            self.location = response.headers.get("location", "")
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _postgresql(values: dict[str, str]) -> CheckResult:

@@ -1,5 +1,5 @@
-"""Demo content: an admin, a workspace, a sample file and a published dataset. Later
-features add their parts."""
+"""Demo content: an admin, a workspace, a sample file, a published dataset and a DHIS2
+connection to the emulator the demo serves. Later features add their parts."""
 
 from __future__ import annotations
 
@@ -12,16 +12,22 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import Dataset, User, Workspace
+from joliba.db.tables import Connection, Dataset, User, Workspace
+from joliba.domain.connections import ConnectionType
 from joliba.domain.permissions import Action
-from joliba.services import datasets, users, workspaces
+from joliba.services import connections, datasets, users, workspaces
 from joliba.services.actors import Actor
+from joliba.services.crypto import SecretBox
 from joliba.services.platform import Platform
 
 ADMIN_EMAIL = "admin@example.org"
 WORKSPACE_SLUG = "demo"
 SAMPLE_PATH = "data/malaria_confirmed_cases_2025.csv"
 DATASET_SLUG = "malaria-cases"
+DHIS2_SLUG = "dhis2-demo"
+#: The emulator's default user (see joliba.dhis2.emulator).
+DHIS2_USERNAME = "admin"
+DHIS2_PASSWORD = "district"  # noqa: S105 (the emulator's public demo password)
 # Sierra Leone's districts, as in the DHIS2 demo database.
 _DISTRICTS = (
     "Bo",
@@ -122,3 +128,35 @@ def _seed_dataset(session: Session, platform: Platform, admin: User, workspace: 
     sha256 = upload.commit()
     datasets.put_file(session, access, version, name="cases.csv", sha256=sha256, size=len(content))
     datasets.publish(session, access, dataset, version, present=True)
+
+
+def seed_dhis2_connection(session: Session, box: SecretBox, url: str) -> Connection:
+    """The demo workspace's ``dhis2-demo`` connection to the emulator at ``url``: created on
+    the first call, pointed at ``url`` (which may change between demos) on the next ones."""
+    admin = users.get_by_email(session, ADMIN_EMAIL)
+    if admin is None:
+        raise LookupError("seed the demo before its DHIS2 connection")
+    access = workspaces.authorize(
+        session, Actor(user=admin), WORKSPACE_SLUG, Action.CONNECTION_WRITE
+    )
+    fields = {"url": url, "username": DHIS2_USERNAME, "password": DHIS2_PASSWORD}
+    existing = session.scalar(
+        select(Connection).where(
+            Connection.workspace_id == access.workspace.id, Connection.slug == DHIS2_SLUG
+        )
+    )
+    if existing is None:
+        return connections.create(
+            session,
+            access,
+            box,
+            type=ConnectionType.DHIS2.value,
+            name="Demo DHIS2 (emulator)",
+            slug=DHIS2_SLUG,
+            description="The DHIS2 emulator that `joliba demo` serves beside Joliba.",
+            fields=fields,
+        )
+    stored = connections.reveal(existing, box)
+    if all(stored.get(key, "") == value for key, value in fields.items()):
+        return existing  # unchanged: no audit entry
+    return connections.update(session, access, box, DHIS2_SLUG, fields=fields)

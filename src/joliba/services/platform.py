@@ -10,6 +10,7 @@ from functools import cached_property
 from joliba.db.engine import Database
 from joliba.services.connection_checks import ConnectionChecker
 from joliba.services.crypto import SecretBox
+from joliba.services.dhis2_lookups import DHIS2Lookups
 from joliba.services.run_signals import RunSignals
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
@@ -23,6 +24,8 @@ class Platform:
     store: ObjectStore
     box: SecretBox
     checker: ConnectionChecker = field(default_factory=ConnectionChecker)
+    #: The run form's DHIS2 pickers search through it (answers cached briefly).
+    dhis2_lookups: DHIS2Lookups = field(default_factory=DHIS2Lookups)
     signals: RunSignals = field(default_factory=RunSignals)
     #: Set when a table file is stored, so the profiler starts without polling.
     profiles_waiting: threading.Event = field(default_factory=threading.Event)

@@ -59,17 +59,34 @@ class FormField:
     """One parameter's input, as the template draws it."""
 
     spec: ParameterSpec
-    #: text, number, checkbox, password, select or connection.
+    #: text, number, checkbox, password, select, connection or dhis2 (a picker).
     widget: str
     value: str = ""
     selected: tuple[str, ...] = ()
     checked: bool = False
     options: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
+    #: A DHIS2 picker's fragment (see :mod:`joliba.web.dhis2_picker_pages`).
+    picker_url: str = ""
 
     @property
     def name(self) -> str:
         return PREFIX + self.spec.code
+
+    @property
+    def picker(self) -> dict[str, Any]:
+        """A DHIS2 picker as first drawn: the ticked ids (named once the list loads)."""
+        return {
+            "name": self.name,
+            "multiple": self.spec.multiple,
+            "required": self.spec.required,
+            "options": [{"item": {"id": i, "name": i}, "picked": True} for i in self.selected if i],
+        }
+
+    @property
+    def picker_label(self) -> str:
+        """What a DHIS2 picker lists, in words: "data elements", "org units"."""
+        return (self.spec.dhis2_collection or "").replace("_", " ")
 
     @property
     def step(self) -> str:
@@ -168,7 +185,7 @@ def submitted_values(specs: Sequence[ParameterSpec], form: FormData) -> dict[str
         if widget == "checkbox":
             # Unticked checkboxes are not sent: absent means false.
             values[spec.code] = parse_text(spec, "true" if text(form, name) else "false")
-        elif widget in ("select", "connection"):
+        elif widget in ("select", "connection", "dhis2"):
             chosen = [item for item in texts(form, name) if item]
             if spec.multiple:
                 # A JSON list keeps choices that contain commas whole.
@@ -225,6 +242,8 @@ def mark_parameter_error(fields: Sequence[FormField], exc: Invalid) -> bool:
 
 
 def _widget(spec: ParameterSpec) -> str:
+    if spec.dhis2_collection is not None:
+        return "dhis2"
     if spec.type in CONNECTION_TYPES:
         return "connection"
     if spec.choices is not None:
@@ -280,6 +299,11 @@ def parameter_fields(
         item = FormField(spec=spec, widget=widget)
         if widget == "connection":
             item.options = by_type.get(spec.type, [])
+        elif widget == "dhis2":
+            item.picker_url = (
+                f"/w/{access.workspace.slug}/pipelines/{version.pipeline.code}/pickers/"
+                f"{spec.code}?version={version.number}"
+            )
         elif widget == "select":
             item.options = [(_plain(c), _plain(c)) for c in spec.choices or ()]
         if form is None:

@@ -10,5 +10,6 @@ from joliba.dhis2.emulator.app import create_app
 from joliba.dhis2.emulator.auth import make_token
 from joliba.dhis2.emulator.country import Country, build_country
 from joliba.dhis2.emulator.faults import Faults
+from joliba.dhis2.emulator.serve import running
 
-__all__ = ["Country", "Faults", "build_country", "create_app", "make_token"]
+__all__ = ["Country", "Faults", "build_country", "create_app", "make_token", "running"]

@@ -157,9 +157,42 @@ def parse(request: Request, country: Country, values: Values) -> Query:
     return query
 
 
+class _Numbers:
+    """The values a query needs, generated once per data element for all its facilities and
+    periods (``Values.numbers``, in blocks), then looked up cell by cell."""
+
+    def __init__(
+        self,
+        country: Country,
+        values: Values,
+        periods: list[_periods.Period],
+        facilities: list[str],
+    ) -> None:
+        self.country = country
+        self.values = values
+        self.periods = periods
+        self.facilities = facilities
+        self._tables: dict[str, dict[tuple[str, str, str], float]] = {}
+        self._base: dict[tuple[str, str], list[_periods.Period]] = {}
+
+    def base(self, kind: str, period: _periods.Period) -> list[_periods.Period]:
+        key = (kind, period.id)
+        if key not in self._base:
+            self._base[key] = _periods.base_periods(kind, period)
+        return self._base[key]
+
+    def of(self, de: str) -> dict[tuple[str, str, str], float]:
+        """(facility, period id, coc) → value of ``de``."""
+        if de not in self._tables:
+            kind = self.country.period_type[de]
+            wanted = {p.id: p for q in self.periods for p in self.base(kind, q)}
+            self._tables[de] = self.values.numbers(de, list(wanted.values()), self.facilities)
+        return self._tables[de]
+
+
 def _sum(
     country: Country,
-    values: Values,
+    numbers: _Numbers,
     de: str,
     coc: str | None,
     facilities: list[str],
@@ -169,15 +202,13 @@ def _sum(
     if kind is None:
         return None
     average = country.by_id[de]["aggregationType"] == "AVERAGE"
-    base = _periods.base_periods(kind, period)
+    base = numbers.base(kind, period)
     cocs = [coc] if coc else country.cocs_of(de)
+    table = numbers.of(de)
     total, seen = 0.0, False
     for ou in facilities:
         reported = [
-            number
-            for pe in base
-            for c in cocs
-            if (number := values.number(de, pe, ou, c)) is not None
+            number for pe in base for c in cocs if (number := table.get((ou, pe.id, c))) is not None
         ]
         if reported:
             seen = True
@@ -186,7 +217,11 @@ def _sum(
 
 
 def _indicator(
-    country: Country, values: Values, indicator: Obj, facilities: list[str], period: _periods.Period
+    country: Country,
+    numbers: _Numbers,
+    indicator: Obj,
+    facilities: list[str],
+    period: _periods.Period,
 ) -> float | None:
     def side(expression: str) -> float | None:
         terms = TERM.findall(expression)
@@ -195,7 +230,7 @@ def _indicator(
                 return float(expression)
             except ValueError:
                 return None
-        parts = [_sum(country, values, de, coc or None, facilities, period) for de, coc in terms]
+        parts = [_sum(country, numbers, de, coc or None, facilities, period) for de, coc in terms]
         known = [p for p in parts if p is not None]
         return sum(known) if known else None
 
@@ -222,6 +257,8 @@ def _cells(
         or ([o["id"]] if o["level"] == 4 else [])
         for o in query.ou
     }
+    every_facility = list(dict.fromkeys(f for fs in facility_cache.values() for f in fs))
+    numbers = _Numbers(country, values, query.pe, every_facility)
     for item in query.dx:
         head, _, coc = item.partition(".")
         obj = country.by_id[head]
@@ -237,9 +274,9 @@ def _cells(
                     total: float | None = None
                     for period in pes:
                         if country.kind_of[head] == "indicators":
-                            found = _indicator(country, values, obj, facilities, period)
+                            found = _indicator(country, numbers, obj, facilities, period)
                         else:
-                            found = _sum(country, values, head, each, facilities, period)
+                            found = _sum(country, numbers, head, each, facilities, period)
                         if found is not None:
                             total = (total or 0.0) + found
                     if total is None:

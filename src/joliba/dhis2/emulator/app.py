@@ -132,7 +132,7 @@ def create_app(
     async def data_value_sets(request: Request) -> Response:
         if request.method == "POST":
             return await data_values.post(
-                request, country, emulator.values, request.state.api_minor
+                request, country, emulator.values, request.state.api_minor, faults
             )
         return data_values.get(request, country, emulator.values)
 
@@ -150,6 +150,7 @@ def create_app(
         Route("/api/system/info", info),
         Route("/api/me", me),
         Route("/api/dataValueSets", data_value_sets, methods=["GET", "POST"]),
+        Route("/api/dataValueSets.csv", data_value_sets, methods=["GET"]),
         Route("/api/analytics", analytics_),
         Route("/api/tracker/events", events),
         Route("/api/tracker/trackedEntities", tracked_entities),

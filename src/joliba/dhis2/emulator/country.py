@@ -93,6 +93,8 @@ class Country:
     # data element uid -> relative size of its values
     magnitude: dict[str, float] = field(default_factory=dict)
     facility_size: dict[str, float] = field(default_factory=dict)
+    # org unit uid -> its facilities, filled as asked (every dataValueSets request asks)
+    _facilities: dict[str, list[Obj]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, collection: str, obj: Obj) -> Obj:
         self.collections.setdefault(collection, []).append(obj)
@@ -113,8 +115,12 @@ class Country:
         return [o for o in self.collections["organisationUnits"] if o["level"] == number]
 
     def facilities_under(self, org_unit: Obj) -> list[Obj]:
-        path = org_unit["path"]
-        return [f for f in self.level(4) if f["path"].startswith(path)]
+        found = self._facilities.get(org_unit["id"])
+        if found is None:
+            path = org_unit["path"]
+            found = [f for f in self.level(4) if f["path"].startswith(path)]
+            self._facilities[org_unit["id"]] = found
+        return list(found)
 
     def data_elements_of(self, data_set: Obj) -> list[str]:
         return [e["dataElement"]["id"] for e in data_set["dataSetElements"]]

@@ -1,4 +1,4 @@
-"""``GET /api/dataValueSets`` (streamed, values computed on demand) and
+"""``GET /api/dataValueSets`` (JSON or CSV, streamed, values computed on demand) and
 ``POST /api/dataValueSets`` (JSON import into the emulator's memory, with DHIS2's conflicts).
 """
 
@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from joliba.dhis2.emulator import _periods
+from joliba.dhis2.emulator import _periods, value_stream
 from joliba.dhis2.emulator.country import DEFAULT_COC, Country
+from joliba.dhis2.emulator.faults import Faults
 from joliba.dhis2.emulator.messages import MEDIA_TYPE, error, json_response, web_message
 from joliba.dhis2.emulator.values import DataValue, Values, timestamp
 
@@ -30,7 +30,6 @@ STRATEGIES = (
     "UPDATES",
     "DELETES",
 )
-CHUNK = 500
 
 
 def _truthy(value: str | None) -> bool:
@@ -130,9 +129,10 @@ def get(request: Request, country: Country, values: Values) -> Response:
     include_deleted = _truthy(params.get("includeDeleted"))
     since = last_updated or ""
     limit = int(params["limit"]) if params.get("limit") else None
-    found = values.select(des, periods, units, include_deleted=include_deleted)
-    if since:
-        found = (v for v in found if v.last_updated[: len(since)] >= since[:23])
+    blocks = values.blocks(des, periods, units, include_deleted=include_deleted)
+    if _wants_csv(request):
+        body = value_stream.csv_body(blocks, limit=limit, since=since)
+        return StreamingResponse(body, media_type=value_stream.CSV_MEDIA_TYPE)
     header: dict[str, Any] = {}
     if len(data_sets) == 1 and len(periods_asked) == 1 and len(org_units) == 1 and not children:
         header = {
@@ -141,27 +141,18 @@ def get(request: Request, country: Country, values: Values) -> Response:
             "period": periods[0].id,
             "orgUnit": org_units[0],
         }
-    return StreamingResponse(_stream(header, found, limit), media_type=MEDIA_TYPE)
+    # a plain iterator: Starlette runs each block in a worker thread, off the event loop
+    body = value_stream.json_body(header, blocks, limit=limit, since=since)
+    return StreamingResponse(body, media_type=MEDIA_TYPE)
 
 
-async def _stream(
-    header: dict[str, Any], found: Iterator[DataValue], limit: int | None
-) -> AsyncIterator[bytes]:
-    opening = json.dumps(header, separators=(",", ":"))[:-1]
-    yield (opening + ("," if header else "") + '"dataValues":[').encode()
-    count = 0
-    batch: list[str] = []
-    for value in found:
-        if limit is not None and count >= limit:
-            break
-        batch.append(json.dumps(value.as_json(), separators=(",", ":")))
-        count += 1
-        if len(batch) >= CHUNK:
-            yield (("," if count > len(batch) else "") + ",".join(batch)).encode()
-            batch = []
-    if batch:
-        yield (("," if count > len(batch) else "") + ",".join(batch)).encode()
-    yield b"]}"
+def _wants_csv(request: Request) -> bool:
+    """``/api/dataValueSets.csv``, ``format=csv`` or ``Accept: application/csv``."""
+    if request.url.path.endswith(".csv") or request.query_params.get("format") == "csv":
+        return True
+    accept = request.headers.get("accept", "")
+    first = accept.split(",")[0].split(";")[0].strip().lower()
+    return first == value_stream.CSV_MEDIA_TYPE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,12 +161,12 @@ async def _stream(
 
 class _Conflicts:
     def __init__(self) -> None:
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.items: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def add(
         self, index: int, code: str, obj: str, message: str, prop: str, objects: dict[str, str]
     ) -> None:
-        key = (code, obj)
+        key = (code, obj, message)  # merged only when identical: the message fits every index
         if key in self.items:
             self.items[key]["indexes"].append(index)
             return
@@ -299,8 +290,47 @@ def _check(
     )
 
 
+def _data_set_of(country: Country, de: str) -> str | None:
+    for data_set in country.collections["dataSets"]:
+        if de in country.data_elements_of(data_set):
+            return str(data_set["id"])
+    return None
+
+
+def _injected(
+    country: Country, candidate: DataValue, index: int, conflicts: _Conflicts, faults: Faults
+) -> bool:
+    """A valid value refused as DHIS2 refuses values of approved data (``E7642``), when the
+    fault injection draws it."""
+    key = (candidate.data_element, candidate.period, candidate.org_unit)
+    data_set = _data_set_of(country, candidate.data_element)
+    if data_set is None or not faults.refuses(*key, candidate.coc, candidate.aoc):
+        return False
+    conflicts.add(
+        index,
+        "E7642",
+        data_set,
+        f"Data is already approved for data set: `{data_set}` period: `{candidate.period}` "
+        f"organisation unit: `{candidate.org_unit}` attribute option combo: `{candidate.aoc}`",
+        "dataSet",
+        {
+            "dataSet": data_set,
+            "period": candidate.period,
+            "organisationUnit": candidate.org_unit,
+            "attributeOptionCombo": candidate.aoc,
+        },
+    )
+    return True
+
+
 def import_values(
-    country: Country, values: Values, rows: list[dict[str, Any]], *, strategy: str, dry_run: bool
+    country: Country,
+    values: Values,
+    rows: list[dict[str, Any]],
+    *,
+    strategy: str,
+    dry_run: bool,
+    faults: Faults | None = None,
 ) -> dict[str, Any]:
     conflicts = _Conflicts()
     counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
@@ -308,6 +338,8 @@ def import_values(
     with values.lock:
         for index, row in enumerate(rows):
             candidate = _check(country, values, row, index, conflicts)
+            if faults and candidate and _injected(country, candidate, index, conflicts, faults):
+                candidate = None
             if candidate is None:
                 rejected.append(index)
                 counts["ignored"] += 1
@@ -388,7 +420,13 @@ def _options(strategy: str, dry_run: bool) -> dict[str, Any]:
     }
 
 
-async def post(request: Request, country: Country, values: Values, api_minor: int) -> Response:
+async def post(
+    request: Request,
+    country: Country,
+    values: Values,
+    api_minor: int,
+    faults: Faults | None = None,
+) -> Response:
     params = request.query_params
     strategy = params.get("importStrategy", "CREATE_AND_UPDATE").upper()
     if strategy not in STRATEGIES:
@@ -402,7 +440,7 @@ async def post(request: Request, country: Country, values: Values, api_minor: in
         return error(400, "The body must be a JSON object with a dataValues list")
     shared = {k: payload[k] for k in ("period", "orgUnit", "attributeOptionCombo") if k in payload}
     rows = [{**shared, **row} if isinstance(row, dict) else {} for row in payload["dataValues"]]
-    result = import_values(country, values, rows, strategy=strategy, dry_run=dry_run)
+    result = import_values(country, values, rows, strategy=strategy, dry_run=dry_run, faults=faults)
     modern = api_minor >= 38
     conflicts = result["conflicts"]
     if not modern:

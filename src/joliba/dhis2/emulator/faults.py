@@ -1,10 +1,12 @@
 """Fault injection: added latency, a share of 500/502/503 answers, requests that hang past a
-client's timeout, and import conflicts, drawn from a seeded generator so that a test run can
-be repeated."""
+client's timeout, drawn from a seeded generator so that a test run can be repeated, and a share
+of imported values refused with a conflict, chosen by a hash of the seed and the value's key so
+that the same value is refused every time, whatever the order or chunking of the imports."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import threading
 from dataclasses import dataclass, field
@@ -21,11 +23,12 @@ class Faults:
     timeout_rate: float = 0.0
     timeout_seconds: float = 60.0
     seed: int = 0
+    conflict_rate: float = 0.0
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "timeout_rate"):
+        for name in ("error_rate", "timeout_rate", "conflict_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {rate}")
@@ -33,7 +36,15 @@ class Faults:
 
     @property
     def active(self) -> bool:
+        """Whether requests are delayed or failed (import conflicts are drawn on import)."""
         return bool(self.latency_ms or self.error_rate or self.timeout_rate)
+
+    def refuses(self, *key: str) -> bool:
+        """Whether the import of the value with this key gets an injected conflict."""
+        if not self.conflict_rate:
+            return False
+        digest = hashlib.blake2b(repr((self.seed, *key)).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 < self.conflict_rate
 
     async def before(self) -> Response | None:
         """Wait and maybe fail, as configured; None lets the request through."""

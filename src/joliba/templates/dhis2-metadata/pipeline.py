@@ -76,7 +76,8 @@ def target_dataset(slug):
     try:
         return workspace.datasets.get(slug)
     except DatasetNotFound:
-        return workspace.datasets.create(slug.replace("-", " ").capitalize(), slug=slug)
+        name = slug.replace("-", " ").capitalize().replace("Dhis2", "DHIS2")
+        return workspace.datasets.create(name, slug=slug)
 
 
 if __name__ == "__main__":

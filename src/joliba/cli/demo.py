@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from joliba.cli.common import console, open_platform
 
-START_TIMEOUT = 20.0
+if TYPE_CHECKING:
+    from joliba.dhis2.emulator.serve import Background
 
 
 def demo(
@@ -73,46 +72,14 @@ def demo(
         emulator.stop()  # nothing of the demo outlives it
 
 
-class BackgroundServer:
-    """uvicorn serving an ASGI app on 127.0.0.1 in a thread of this process."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical")
-        self.server = uvicorn.Server(config)
-        # A daemon: should stop() be skipped, the process still exits.
-        self.thread = threading.Thread(
-            target=self.server.run, name="joliba-demo-dhis2", daemon=True
-        )
-        self.url = ""
-
-    def start(self) -> bool:
-        """Whether it is serving (False: the port was taken, or it failed to start)."""
-        self.thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                return False
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return True
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(timeout=10)
-
-
-def start_emulator(port: int) -> BackgroundServer:
+def start_emulator(port: int) -> Background:
     """The DHIS2 emulator on ``port``, or on a free port when that one is taken."""
     from joliba.dhis2.emulator import create_app
+    from joliba.dhis2.emulator.serve import Background
 
     app = create_app(seed=1, scale=1.0)
     for attempt in (port, 0):
-        server = BackgroundServer(app, attempt)
+        server = Background(app, attempt, name="joliba-demo-dhis2")
         if server.start():
             return server
     raise RuntimeError("the DHIS2 emulator did not start on 127.0.0.1")

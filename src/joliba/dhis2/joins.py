@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from joliba.dhis2.chunks import batched
+from joliba.dhis2.data_values import by_id
 
 if TYPE_CHECKING:
     from joliba.dhis2.client import DHIS2
@@ -27,7 +27,6 @@ NAMED: dict[str, str] = {
     "attribute_option_combo": "categoryOptionCombos",
     "org_unit": "organisationUnits",
 }
-ID_BATCH = 100
 #: More missing ids than this: read the whole collection (paged, in parallel) instead.
 WHOLE_COLLECTION = 1000
 UNITS = "organisationUnits"
@@ -47,13 +46,7 @@ class Lookup:
         if len(ids) > self.whole_collection:
             pages = self.dhis2.pages(endpoint, fields=fields)
             return [item for page in pages for item in page]
-        found: list[dict[str, Any]] = []
-        for chunk in batched(ids, ID_BATCH):
-            pages = self.dhis2.pages(
-                endpoint, fields=fields, filters=[f"id:in:[{','.join(chunk)}]"]
-            )
-            found += [item for page in pages for item in page]
-        return found
+        return list(by_id(self.dhis2, endpoint, ids, fields).values())
 
     def names(self, endpoint: str, ids: Iterable[str]) -> dict[str, str | None]:
         known = self._names.setdefault(endpoint, {})

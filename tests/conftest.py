@@ -94,7 +94,33 @@ def fresh_database_url(backend: str) -> Iterator[str | None]:
         yield url
 
 
+def sandbox_problem() -> str | None:
+    from joliba.runner.sandbox import Sandbox
+
+    return Sandbox(Settings(sandbox="on")).problem()
+
+
+#: Pipeline code runs sandboxed in the tests whenever bubblewrap works here; under CI=true it
+#: must. Elsewhere (a laptop without bwrap) the tests of pipelines run unsandboxed and the
+#: sandbox's own tests skip.
+SANDBOX = "on" if CI or sandbox_problem() is None else "off"
+
+
+@pytest.fixture
+def needs_sandbox() -> None:
+    problem = sandbox_problem()
+    if problem is None:
+        return
+    if CI:
+        pytest.fail(f"the run sandbox cannot be set up (CI=true: it must): {problem}")
+    pytest.skip(problem)
+
+
 def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    overrides.setdefault("sandbox", SANDBOX)
+    # The tests' DHIS2 emulators, moto and PostgreSQL are on 127.0.0.1: connections must
+    # reach them (tests of the refusal turn it off).
+    overrides.setdefault("connection_allow_private", True)
     settings = Settings(home=home, database_url=database_url, **overrides)
     prepare_home(settings)
     return settings

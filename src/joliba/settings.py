@@ -81,6 +81,36 @@ class Settings(BaseSettings):
         ge=0,
         description="Finished runs and their logs older than this are deleted (0: keep all).",
     )
+    sandbox: Literal["on", "off"] = Field(
+        default="on",
+        description="Run pipeline code (runs, and reading parameters at push) in the bubblewrap "
+        "sandbox. off runs it as plain child processes that can reach all the server can; "
+        "admins then see a warning on every page.",
+    )
+    run_allow_hosts: str = Field(
+        default="",
+        description="Loopback or private hosts runs may reach besides their workspace's "
+        "connections: comma-separated host, host:port, address or network (10.0.0.0/8:5432).",
+    )
+    run_memory_mb: int = Field(
+        default=4096,
+        ge=0,
+        description="Memory (address space) each process of a run may use, in MiB (0: no limit).",
+    )
+    run_cpu_seconds: int = Field(
+        default=0, ge=0, description="CPU time each process of a run may use (0: no limit)."
+    )
+    run_processes: int = Field(
+        default=256,
+        ge=0,
+        description="Processes and threads a run may have at once (0: no limit).",
+    )
+    run_file_mb: int = Field(
+        default=10_240, ge=0, description="Largest file a run may write, in MiB (0: no limit)."
+    )
+    run_open_files: int = Field(
+        default=1024, ge=0, description="Files a run's process may hold open (0: no limit)."
+    )
     max_pipeline_bytes: int = Field(
         default=50 * 1024 * 1024,
         ge=1024,
@@ -147,6 +177,17 @@ class Settings(BaseSettings):
     )
     query_max_rows: int = Field(
         default=10_000, ge=1, description="Most rows a dataset SQL query returns (the rest is cut)."
+    )
+    query_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes of JSON a dataset SQL answer (or a preview page) holds; the "
+        "rows past it are cut.",
+    )
+    connection_allow_private: bool = Field(
+        default=False,
+        description="Let 'test connection' and the DHIS2 pickers reach loopback, private, "
+        "link-local and other internal addresses (refused by default).",
     )
     log_level: str = Field(default="INFO", description="Server log level.")
 

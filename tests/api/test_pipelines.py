@@ -12,7 +12,14 @@ from joliba.db.tables import Pipeline
 from joliba.domain.permissions import Role
 from joliba.services.pipelines import archive_key
 from tests.conftest import World, unique
-from tests.pipeline_helpers import log_messages, push, start_run, wait_for_run, zip_files
+from tests.pipeline_helpers import (
+    host_processes_with,
+    log_messages,
+    push,
+    start_run,
+    wait_for_run,
+    zip_files,
+)
 
 TYPED = """
 from joliba import Secret, current_run, parameter, pipeline, task, workspace, DHIS2Connection
@@ -56,23 +63,21 @@ def failing():
 """
 
 SLEEPER = """
-import subprocess, time
+import subprocess, sys, time, uuid
 from joliba import current_run, parameter, pipeline
 
 @pipeline(name="Sleeper", timeout=__TIMEOUT__)
 def sleeper():
-    child = subprocess.Popen(["sleep", "300"])
-    current_run.log_info(f"child pid {child.pid}")
+    # The marker finds the child among the host's processes (its pid here is the sandbox's).
+    marker = f"sleeper-child-{uuid.uuid4().hex}"
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
+    current_run.log_info(f"child {marker}")
     time.sleep(300)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return "\\nState:\\tZ" not in status.read()
-    except FileNotFoundError:
-        return False
+def _alive(marker: str) -> bool:
+    return bool(host_processes_with(marker))
 
 
 def test_push_creates_versions_and_run_succeeds_with_logs_outputs_and_masked_secrets(
@@ -228,12 +233,13 @@ def test_timeout_ends_the_run_as_timed_out(world: World) -> None:
         time.sleep(0.1)
 
 
-def _child_pid(api: httpx.Client, ws: str, run_id: str) -> int:
+def _child_pid(api: httpx.Client, ws: str, run_id: str) -> str:
+    """The marker of the run's child process, once it has started."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for message in log_messages(api, ws, run_id):
-            if message.startswith("child pid "):
-                return int(message.split()[-1])
+            if message.startswith("child ") and _alive(message.split()[-1]):
+                return message.split()[-1]
         time.sleep(0.1)
     raise AssertionError(f"the run never logged its child: {log_messages(api, ws, run_id)}")
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from joliba.domain.errors import Invalid
 from joliba.runner.environments import Environments
 from joliba.runner.packages import CodeCache
+from joliba.runner.sandbox import Limits, Sandbox
 from joliba.runner.versions import prepare
 from joliba.storage.objects import ObjectStore
+from tests.conftest import make_settings
 from tests.pipeline_helpers import zip_files
 from tests.wheels import build_wheel
 
@@ -71,6 +74,11 @@ def test_unresolvable_requirements_fail_with_the_resolver_message(
     assert leftovers == []
 
 
+def _sandbox(home: Path) -> dict[str, Any]:
+    settings = make_settings(home / "home")
+    return {"sandbox": Sandbox(settings), "limits": Limits.from_settings(settings)}
+
+
 def test_prepare_stores_nothing_when_the_build_fails(
     environments: Environments, tmp_path: Path
 ) -> None:
@@ -81,13 +89,15 @@ def test_prepare_stores_nothing_when_the_build_fails(
         zip_files({"pipeline.py": USES_PACKAGE, "requirements.txt": "jolibatestpkg==7\n"})
     )
     with pytest.raises(Invalid):
-        prepare(archive, store=store, environments=environments, code=code)
+        prepare(archive, store=store, environments=environments, code=code, **_sandbox(tmp_path))
     assert not any((tmp_path / "store").rglob("*.zip"))
     assert not (tmp_path / "code").exists() or not any((tmp_path / "code").iterdir())
     archive.write_bytes(
         zip_files({"pipeline.py": USES_PACKAGE, "requirements.txt": "jolibatestpkg==2.0\n"})
     )
-    source = prepare(archive, store=store, environments=environments, code=code)
+    source = prepare(
+        archive, store=store, environments=environments, code=code, **_sandbox(tmp_path)
+    )
     assert source.spec["name"] == "Uses a package"
     assert source.requirements_sha256
     assert len(list((tmp_path / "store").rglob("*.zip"))) == 1

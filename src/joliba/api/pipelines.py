@@ -15,6 +15,7 @@ from joliba.api.views import pipeline_view, version_view
 from joliba.domain.errors import TooLarge
 from joliba.domain.permissions import Action
 from joliba.domain.slugs import check_slug
+from joliba.runner.sandbox import Limits, Sandbox
 from joliba.runner.versions import code_cache_for, environments_for, prepare
 from joliba.schemas.common import Page
 from joliba.schemas.pipelines import Pipeline, Version
@@ -137,6 +138,8 @@ def _create_version(
         store=platform.store,
         environments=environments_for(settings),
         code=code_cache_for(settings),
+        sandbox=Sandbox(settings),
+        limits=Limits.from_settings(settings),
     )
     with platform.db.transaction() as session:
         # Authorise again: the role or the workspace may have changed during the build.

@@ -21,6 +21,11 @@ def serve(
     platform = open_platform()
     settings = platform.settings
     typer.echo(f"Joliba on http://{host}:{port} (data in {settings.home})")
+    from joliba.runner.sandbox import notice
+
+    warning = notice(settings)
+    if warning:
+        typer.secho(f"warning: {warning}", err=True, fg="yellow")
     uvicorn.run(
         create_app(platform=platform),
         host=host,

@@ -14,6 +14,7 @@ from joliba.db.tables import PipelineRun
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, Trigger
 from joliba.runner.dispatcher import Runner
+from joliba.runner.sandbox import Limits, Sandbox
 from joliba.runner.versions import code_cache_for, environments_for, prepare
 from joliba.services import pipelines, runs, users, workspaces
 from joliba.services.actors import Actor
@@ -42,6 +43,8 @@ def seed_pipeline(platform: Platform, email: str, workspace: str) -> uuid.UUID |
             store=platform.store,
             environments=environments_for(settings),
             code=code_cache_for(settings),
+            sandbox=Sandbox(settings),
+            limits=Limits.from_settings(settings),
         )
     with platform.db.transaction() as session:
         user = users.get_by_email(session, email)

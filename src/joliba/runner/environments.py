@@ -32,20 +32,33 @@ class Environment:
     python: Path
 
 
-def clean_env(pycache: Path | None = None, **extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
     """What a child process may inherit: no JOLIBA_* settings, database URLs or keys.
 
-    With ``pycache``, compiled bytecode goes to that folder (shared by every run, so the SDK
-    and a version's modules compile once), never into the code folders; without it, none is
-    written.
+    No bytecode is written: a run's own modules compile in memory, and everything shared
+    (the SDK, environments, version code) is compiled by the server when it is prepared, so
+    no run can plant bytecode that another run would load.
     """
     keep = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME", "SYSTEMROOT")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["PYTHONUNBUFFERED"] = "1"
-    if pycache is None:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def sandbox_env(environment: Environment, **extra: str) -> dict[str, str]:
+    """The whole environment of a sandboxed process: fixed values, nothing inherited."""
+    env = {
+        "PATH": f"{environment.python.parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/tmp",  # noqa: S108 (the sandbox's private /tmp)
+        "TMPDIR": "/tmp",  # noqa: S108
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if "TZ" in os.environ:
+        env["TZ"] = os.environ["TZ"]
     env.update(extra)
     return env
 
@@ -111,6 +124,7 @@ class Environments:
                 "pip",
                 "install",
                 "--quiet",
+                "--compile-bytecode",  # runs write no bytecode: compile once, here
                 "--python",
                 str(venv / "bin" / "python"),
                 *self._index_args(),

@@ -1,9 +1,11 @@
 """One run as a child process: start it, relay its output live, enforce its deadline.
 
 The child is ``python -m joliba.sdk.entry`` in the version's environment and code folder,
-in its own session so that a cancel or timeout ends its whole process tree. Its stdout,
-stderr and SDK events (JSON lines on an inherited pipe) are read with one selector and
-written to the database in small batches, so logs appear on the run page as they happen.
+inside the run sandbox (:mod:`joliba.runner.sandbox`), in its own session so that a cancel
+or timeout ends its whole process tree. Its stdout, stderr and SDK events (JSON lines on an
+inherited pipe) are read with one selector and written to the database in small batches, so
+logs appear on the run page as they happen. Its network goes through the run proxy
+(:mod:`joliba.runner.run_network`), which this supervisor serves for the run's lifetime.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,9 +33,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from joliba.db.tables import Connection, PipelineRun, Workspace, utcnow
+from joliba.domain.addresses import parse_allow_list
 from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
-from joliba.runner.environments import Environments, clean_env
+from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
+from joliba.runner.limit_reasons import LimitReasons
 from joliba.runner.packages import CodeCache, requirements_text
+from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patterns
+from joliba.runner.sandbox import DATABASE, FILES, NETWORK, Limits, Mounts, Sandbox
 from joliba.services import connections, runs
 from joliba.services.pipelines import archive_key
 from joliba.services.platform import Platform
@@ -69,6 +76,9 @@ class Launch:
     env: dict[str, str]
     stdin: bytes
     timeout: int
+    #: The run's private folder (its /tmp in the sandbox), removed when the run ends.
+    scratch: Path
+    network: RunNetwork | None = None
 
 
 class RunProcess:
@@ -94,6 +104,8 @@ class RunProcess:
         self._cancel = threading.Event()
         self._lost = threading.Event()
         self._stop_reason = ""
+        self.limits = Limits.from_settings(platform.settings)
+        self._reasons = LimitReasons(self.limits)
         self.thread = threading.Thread(target=self._main, name=f"run-{self.run_id}", daemon=True)
 
     # -- called from other threads --------------------------------------------------------
@@ -128,6 +140,14 @@ class RunProcess:
         except Exception as exc:
             message = getattr(exc, "message", None) or str(exc)
             return self._finish(RunState.FAILED, None, f"could not start: {message}")
+        try:
+            return self._execute(launch)
+        finally:
+            if launch.network is not None:
+                launch.network.close()
+            shutil.rmtree(launch.scratch, ignore_errors=True)
+
+    def _execute(self, launch: Launch) -> runs.Ended | None:
         deadline_at = time.monotonic() + launch.timeout
         read_fd, write_fd = os.pipe()
         try:
@@ -155,6 +175,8 @@ class RunProcess:
         if state is None:
             if code == 0:
                 state, reason = RunState.SUCCEEDED, ""
+            elif (limit := self._reasons.reason(code)) is not None:
+                state, reason = RunState.FAILED, limit
             elif code is not None and code < 0:
                 state, reason = RunState.FAILED, f"killed by signal {signal.Signals(-code).name}"
             else:
@@ -173,7 +195,7 @@ class RunProcess:
             rows = session.scalars(
                 select(Connection).where(Connection.workspace_id == run.workspace_id)
             ).all()
-            conns = {
+            conns: dict[str, dict[str, Any]] = {
                 c.slug: {
                     "type": c.type,
                     "name": c.name,
@@ -193,39 +215,76 @@ class RunProcess:
             self._system("building the Python environment (first run on this server)")
             environment = self.environments.ensure(requirements_text(folder))
         settings = self.platform.settings
-        env = clean_env(
-            settings.runtime_dir / "pycache",
-            JOLIBA_RUN_ID=str(self.run_id),
-            JOLIBA_WORKSPACE=slug,
-            JOLIBA_SERVER_URL=settings.base_url,
-            JOLIBA_RUN_TOKEN=self.token,
-            JOLIBA_PARENT_PID=str(os.getpid()),
-            JOLIBA_LOG_LEVEL="debug",
-        )
+        files: Path | None = None
         if self.platform.store.is_local:
             files = Path(self.platform.store.workspace_files(workspace_id).root)
             files.mkdir(parents=True, exist_ok=True)
-            env["JOLIBA_FILES_PATH"] = str(files)
-        payload = {
+        database = self._database_folder(workspace_id)
+        run_env = {
+            "JOLIBA_RUN_ID": str(self.run_id),
+            "JOLIBA_WORKSPACE": slug,
+            "JOLIBA_SERVER_URL": settings.base_url,
+            "JOLIBA_RUN_TOKEN": self.token,
+            "JOLIBA_LOG_LEVEL": "debug",
+        }
+        payload: dict[str, Any] = {
             "parameters": values,
             "connections": conns,
-            "database_url": self._database_url(workspace_id),
+            "endpoints": [],
         }
-        return Launch(
-            command=[str(environment.python), "-m", "joliba.sdk.entry"],
-            cwd=folder,
-            env=env,
-            stdin=json.dumps(payload).encode(),
-            timeout=timeout,
+        argv = [str(environment.python), "-m", "joliba.sdk.entry"]
+        scratch = settings.runtime_dir / "runs" / str(self.run_id)
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        sandbox = Sandbox(settings)
+        if not sandbox.enabled:
+            # JOLIBA_SANDBOX=off: a plain child process that can reach all the server can.
+            env = clean_env(**run_env, JOLIBA_PARENT_PID=str(os.getpid()))
+            if files is not None:
+                env["JOLIBA_FILES_PATH"] = str(files)
+            payload["database_url"] = f"sqlite:///{database / DATABASE_FILE}"
+            return Launch(argv, folder, env, json.dumps(payload).encode(), timeout, scratch)
+        network = self._network([dict(c["fields"]) for c in conns.values()])
+        payload["endpoints"] = _tcp_endpoints(conns)
+        payload["database_url"] = f"sqlite:///{DATABASE / DATABASE_FILE}"
+        mounts = Mounts(
+            code=folder, scratch=scratch, files=files, database=database, network=network.folder
         )
+        try:
+            command = sandbox.command(argv, mounts, python_env=_env_folder(environment))
+        except Exception:
+            network.close()
+            raise
+        env = sandbox_env(
+            environment,
+            **run_env,
+            JOLIBA_LIMITS=self.limits.to_env(),
+            JOLIBA_NET_SOCKET=str(NETWORK / network.socket_path.name),
+        )
+        if files is not None:
+            env["JOLIBA_FILES_PATH"] = str(FILES)
+        return Launch(command, folder, env, json.dumps(payload).encode(), timeout, scratch, network)
 
-    def _database_url(self, workspace_id: object) -> str | None:
-        """The workspace's own SQLite file; per-workspace PostgreSQL databases come later."""
+    def _network(self, fields: list[dict[str, object]]) -> RunNetwork:
         settings = self.platform.settings
-        if settings.workspace_database_url:
-            return None
-        settings.workspace_databases_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{settings.workspace_databases_dir / f'{workspace_id}.sqlite'}"
+        allowed = [*connection_patterns(fields), *parse_allow_list(settings.run_allow_hosts)]
+        network = RunNetwork(
+            NetworkPolicy.for_run(settings.base_url, allowed),
+            on_refused=lambda message: self._system(f"network: {message}", "warning"),
+        )
+        network.start()
+        return network
+
+    def _database_folder(self, workspace_id: object) -> Path:
+        """The workspace's own folder for its SQLite database (the run sees only this one)."""
+        root = self.platform.settings.workspace_databases_dir
+        folder = root / str(workspace_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):  # the layout before per-workspace folders
+            old = root / f"{workspace_id}.sqlite{suffix}"
+            if old.exists() and not (folder / f"{DATABASE_FILE}{suffix}").exists():
+                old.rename(folder / f"{DATABASE_FILE}{suffix}")
+        return folder
 
     def _fetch_code(self, sha: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:
@@ -323,6 +382,8 @@ class RunProcess:
     def _take(self, batch: Batch, stream: LogStream, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
         at = utcnow()
+        if stream is LogStream.STDERR:
+            self._reasons.see(text)
         if stream is not LogStream.SDK:
             batch.lines.append({"at": at, "stream": stream, "level": "info", "message": text})
             return
@@ -402,6 +463,27 @@ class RunProcess:
                 if time.monotonic() > deadline:
                     raise  # the lease runs out and another server marks the run failed
                 time.sleep(_RETRY_PAUSE)
+
+
+#: The workspace database file inside its folder.
+DATABASE_FILE = "workspace.sqlite"
+
+
+def _env_folder(environment: Environment) -> Path | None:
+    """A built environment's folder (which the sandbox mounts); None for the server's own."""
+    return environment.python.parent.parent if environment.key else None
+
+
+def _tcp_endpoints(conns: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PostgreSQL connections: the run reaches them through forwarded local ports."""
+    endpoints = []
+    for slug, conn in conns.items():
+        fields = conn["fields"]
+        if conn["type"] == "postgresql" and fields.get("host"):
+            port = str(fields.get("port") or "5432")
+            if port.isdigit():
+                endpoints.append({"slug": slug, "host": str(fields["host"]), "port": int(port)})
+    return endpoints
 
 
 def _line(stream: LogStream, level: str, message: str) -> dict[str, Any]:

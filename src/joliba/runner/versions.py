@@ -2,7 +2,8 @@
 
 All of it happens before any database row is written, so a push that fails at any step
 creates nothing. User code runs only in a child process (``joliba.sdk.inspect``), in the
-version's own environment, never in the server process.
+version's own environment and in the run sandbox (no network, no workspace), never in the
+server process.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from joliba.domain.errors import Invalid
-from joliba.runner.environments import Environment, Environments, clean_env
+from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
 from joliba.runner.packages import (
     CodeCache,
     digest_of_text,
@@ -23,6 +24,7 @@ from joliba.runner.packages import (
     requirements_text,
     sha256_of,
 )
+from joliba.runner.sandbox import CODE, Limits, Mounts, Sandbox
 from joliba.services.pipelines import VersionSource, archive_key
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
@@ -30,20 +32,33 @@ from joliba.storage.objects import ObjectStore
 INSPECT_TIMEOUT = 120
 
 
-def inspect(environment: Environment, folder: Path) -> dict[str, Any]:
-    """The pipeline's spec, read by importing pipeline.py in a child process."""
-    try:
-        result = subprocess.run(  # noqa: S603 (our interpreter and module)
-            [str(environment.python), "-m", "joliba.sdk.inspect", str(folder)],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            timeout=INSPECT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise Invalid(f"pipeline.py: importing it took longer than {INSPECT_TIMEOUT} s") from None
+def inspect(
+    environment: Environment, folder: Path, sandbox: Sandbox, limits: Limits
+) -> dict[str, Any]:
+    """The pipeline's spec, read by importing pipeline.py in a sandboxed child process."""
+    argv = [str(environment.python), "-m", "joliba.sdk.inspect"]
+    with tempfile.TemporaryDirectory(prefix="joliba-inspect-") as scratch:
+        if sandbox.enabled:
+            mounts = Mounts(code=folder, scratch=Path(scratch))
+            python_env = environment.python.parent.parent if environment.key else None
+            command = sandbox.command([*argv, str(CODE)], mounts, python_env=python_env)
+            env = sandbox_env(environment, JOLIBA_LIMITS=limits.to_env())
+        else:
+            command, env = [*argv, str(folder)], clean_env()
+        try:
+            result = subprocess.run(  # noqa: S603 (our interpreter and module)
+                command,
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=INSPECT_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise Invalid(
+                f"pipeline.py: importing it took longer than {INSPECT_TIMEOUT} s"
+            ) from None
     if result.returncode != 0:
         message = result.stderr.strip()[-4000:] or f"exit code {result.returncode}"
         raise Invalid(f"pipeline.py: {message}", details={"field": "pipeline.py"})
@@ -62,6 +77,8 @@ def prepare(
     store: ObjectStore,
     environments: Environments,
     code: CodeCache,
+    sandbox: Sandbox,
+    limits: Limits,
 ) -> VersionSource:
     """Check and unpack ``archive``, build its environment, read its spec, store it."""
     sha256 = sha256_of(archive)
@@ -72,7 +89,7 @@ def prepare(
         extract(archive, folder, max_unpacked=code.max_unpacked)
         requirements = requirements_text(folder)
         environment = environments.ensure(requirements)
-        spec = inspect(environment, folder)
+        spec = inspect(environment, folder, sandbox, limits)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     key = archive_key(sha256)

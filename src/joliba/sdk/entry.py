@@ -7,7 +7,10 @@ The contract with the runner:
   ``JOLIBA_EVENTS_FD`` (an inherited descriptor open for writing), ``JOLIBA_SERVER_URL``,
   ``JOLIBA_RUN_TOKEN``, ``JOLIBA_LOG_LEVEL`` (default info), ``JOLIBA_PARENT_PID`` (optional);
 - stdin: one JSON object ``{"parameters": {...}, "connections": {slug: {"type", "name",
-  "fields"}}, "database_url": str | null}``, then EOF;
+  "fields"}}, "database_url": str | null, "endpoints": [{"slug", "host", "port"}]}``, then EOF;
+- in the sandbox: ``JOLIBA_LIMITS`` (resource limits, set before any pipeline code is
+  imported) and ``JOLIBA_NET_SOCKET`` (the run proxy's socket: web requests go through it,
+  and each endpoint's connection is given a local port that leads to it);
 - events: JSON lines on the events descriptor (see :mod:`joliba.sdk.events`);
 - exit status 0 on success, 1 on failure with the traceback on stderr.
 
@@ -30,6 +33,7 @@ from typing import Any
 
 from joliba.domain.errors import Invalid
 from joliba.domain.parameters import validate_values
+from joliba.sdk import limits, relay
 from joliba.sdk.context import RunContext, activate
 from joliba.sdk.events import EventWriter, FdSink, Sink, TerminalSink, parse_level
 from joliba.sdk.loader import LoadError, load_pipeline
@@ -62,6 +66,7 @@ def watch_parent(interval: float = WATCH_INTERVAL) -> threading.Thread:
 
 
 def main() -> int:
+    applied = limits.apply_from_env()
     watch_parent()
     env = os.environ
     level = parse_level(env.get("JOLIBA_LOG_LEVEL"))
@@ -92,6 +97,8 @@ def main() -> int:
         payload = _read_payload()
         context.connections = payload["connections"]
         context.database_url = payload["database_url"]
+        if env.get("JOLIBA_NET_SOCKET"):
+            _relay_network(env["JOLIBA_NET_SOCKET"], payload)
         pipeline = load_pipeline(os.getcwd())
         values = validate_values(pipeline.parameters, payload["parameters"])
         bound = bind_values(pipeline.parameters, values, context)
@@ -104,7 +111,22 @@ def main() -> int:
         report_failure(context, "the pipeline could not start", exc)
         context.events.flush()
         return 1
-    return 0 if pipeline.execute(context, bound) else 1
+    try:
+        return 0 if pipeline.execute(context, bound) else 1
+    except MemoryError:
+        limits.report_out_of_memory(applied.get("memory_mb"))
+        return 1
+
+
+def _relay_network(socket_path: str, payload: dict[str, Any]) -> None:
+    """Start the relays to the run proxy; connections to TCP endpoints use local ports."""
+    endpoints = payload["endpoints"]
+    ports = relay.start(socket_path, [(e["host"], e["port"]) for e in endpoints])
+    for endpoint in endpoints:
+        connection = payload["connections"].get(endpoint["slug"])
+        if connection is not None:
+            connection["fields"]["host"] = "127.0.0.1"
+            connection["fields"]["port"] = str(ports[(endpoint["host"], endpoint["port"])])
 
 
 def _on_sigterm(context: RunContext) -> None:
@@ -138,7 +160,18 @@ def _read_payload() -> dict[str, Any]:
         raise PayloadError("stdin: parameters and connections must be JSON objects")
     if database_url is not None and not isinstance(database_url, str):
         raise PayloadError("stdin: database_url must be a string or null")
-    return {"parameters": parameters, "connections": connections, "database_url": database_url}
+    endpoints = data.get("endpoints") or []
+    if not isinstance(endpoints, list) or not all(
+        isinstance(e, Mapping) and isinstance(e.get("host"), str) and isinstance(e.get("port"), int)
+        for e in endpoints
+    ):
+        raise PayloadError("stdin: endpoints must be a list of {slug, host, port}")
+    return {
+        "parameters": parameters,
+        "connections": connections,
+        "database_url": database_url,
+        "endpoints": endpoints,
+    }
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from joliba.sdk import limits
 from joliba.sdk.loader import FILENAME, LoadError, load_pipeline
 
 FAILED = 2
@@ -20,6 +21,7 @@ _TRACEBACK_LINES = 6
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limits.apply_from_env()  # in the sandbox: before the user's module is imported
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) > 1 or (args and args[0] in ("-h", "--help")):
         sys.stderr.write("usage: python -m joliba.sdk.inspect [DIR]\n")

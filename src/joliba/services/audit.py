@@ -30,6 +30,9 @@ def record(
     client_ip: str = "",
 ) -> AuditEntry:
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN_KEYS}
+    if actor is not None and actor.run_id is not None:
+        # Done by a pipeline run with its token: the run, not only the person, is named.
+        clean["run_id"] = str(actor.run_id)
     entry = AuditEntry(
         action=action,
         actor_id=actor.user.id if actor else None,

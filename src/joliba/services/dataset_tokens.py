@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import Dataset, DatasetToken, User, utcnow
-from joliba.domain.errors import Invalid, NotFound
+from joliba.domain.errors import Forbidden, Invalid, NotFound
 from joliba.domain.slugs import check_name
 from joliba.services import audit
 from joliba.services.crypto import new_token, token_hash
@@ -40,6 +40,8 @@ def create(
     expires_in_days: int | None = None,
 ) -> tuple[DatasetToken, str]:
     """A new token and its secret, shown once."""
+    if access.actor.run_id is not None:
+        raise Forbidden("a pipeline run's token cannot create tokens")
     if expires_in_days is not None and expires_in_days < 1:
         raise Invalid("expires_in_days: at least 1", details={"field": "expires_in_days"})
     secret = new_token(PREFIX)

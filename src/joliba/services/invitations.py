@@ -30,6 +30,9 @@ class CreatedInvitation:
 def create(
     session: Session, access: Access, *, email: str, role: Role, lifetime: timedelta
 ) -> CreatedInvitation:
+    if access.actor.run_id is not None:
+        # A run acts for a person only to do its work; it may not give anyone lasting access.
+        raise Forbidden("a pipeline run's token cannot invite people")
     email = users.normalise_email(email)
     user = users.get_by_email(session, email)
     if user is not None and session.scalar(

@@ -37,6 +37,8 @@ def create(
     expires_in_days: int | None = None,
 ) -> CreatedToken:
     """Create a token for the acting user; a restricted token may not mint new tokens."""
+    if actor.run_id is not None:
+        raise Forbidden("a pipeline run's token cannot create tokens")
     if actor.restricted:
         raise Forbidden("a token restricted to a workspace cannot create tokens")
     name = name.strip()

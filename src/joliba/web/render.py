@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from joliba import __version__
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Action
+from joliba.runner.sandbox import notice as sandbox_notice
 from joliba.web.auth import CSRF_COOKIE
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -68,10 +69,17 @@ TEMPLATES.env.globals["MASK"] = MASK
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
+    user = getattr(request.state, "user", None)
     ctx: dict[str, Any] = {
         "request": request,
         "version": __version__,
-        "user": getattr(request.state, "user", None),
+        "user": user,
+        # Instance admins see on every page when pipeline code is not (or cannot be) sandboxed.
+        "sandbox_notice": (
+            sandbox_notice(request.app.state.platform.settings)
+            if getattr(user, "is_superuser", False)
+            else None
+        ),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "flash": request.query_params.get("flash", ""),
     }

@@ -194,7 +194,8 @@ class Settings(BaseSettings):
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
+        # Absolute, so that paths handed to runs and subprocesses mean the same from anywhere.
+        return value.expanduser().absolute()
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,17 +15,25 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.test_demo import free_port
-from tests.pipeline_helpers import log_messages, push, start_run, wait_for_run
+from tests.pipeline_helpers import (
+    host_processes_with,
+    log_messages,
+    push,
+    start_run,
+    wait_for_run,
+)
 from tests.wheels import build_wheel
 
 SLEEPER = """
-import subprocess, time
+import subprocess, sys, time, uuid
 from joliba import current_run, pipeline
 
 @pipeline(name="Sleeper")
 def sleeper():
-    child = subprocess.Popen(["sleep", "300"])
-    current_run.log_info(f"child pid {child.pid}")
+    # The marker finds the child among the host's processes (its pid here is the sandbox's).
+    marker = f"sleeper-child-{uuid.uuid4().hex}"
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
+    current_run.log_info(f"child {marker}")
     time.sleep(300)
 """
 
@@ -41,11 +49,8 @@ def marker():
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
+def _alive(marker: str) -> bool:
+    return bool(host_processes_with(marker))
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -116,12 +121,14 @@ def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: st
         sleeping = start_run(api, "ops", "sleeper")["id"]
         wait_for_run(api, "ops", sleeping, states={"running"})
         deadline = time.monotonic() + 30
-        while not any(m.startswith("child pid") for m in log_messages(api, "ops", sleeping)):
+        while not any(m.startswith("child ") for m in log_messages(api, "ops", sleeping)):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        pid = int(
-            next(m for m in log_messages(api, "ops", sleeping) if m.startswith("child")).split()[-1]
-        )
+        marker = next(m for m in log_messages(api, "ops", sleeping) if m.startswith("child "))
+        pid = marker.split()[-1]
+        while not _alive(pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         # One run at a time: these wait in the queue behind the sleeper.
         queued = [start_run(api, "ops", "marker")["id"] for _ in range(3)]
         assert all(api.get(f"/workspaces/ops/runs/{r}").json()["state"] == "queued" for r in queued)

@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from joliba.domain.runs import RunState
+from joliba.runner import process_group
 from joliba.runner.notifier import Notifier
 from joliba.runner.process import RunProcess, new_executor_id
 from joliba.runner.versions import code_cache_for, environments_for
@@ -61,6 +62,7 @@ class Runner:
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        process_group.sweep()
         self.platform.signals.subscribe(self)
         self.notifier.start()
         self._thread = threading.Thread(target=self._loop, name="joliba-runner", daemon=True)

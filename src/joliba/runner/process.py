@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,9 +36,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from joliba.db.tables import Connection, PipelineRun, Workspace, utcnow
 from joliba.domain.addresses import parse_allow_list
 from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
+from joliba.runner import process_group
 from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
 from joliba.runner.limit_reasons import LimitReasons
 from joliba.runner.packages import CodeCache, requirements_text
+from joliba.runner.process_group import GATE, ProcessGroup
 from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patterns
 from joliba.runner.sandbox import DATABASE, FILES, NETWORK, Limits, Mounts, Sandbox
 from joliba.services import connections, runs
@@ -150,16 +153,24 @@ class RunProcess:
     def _execute(self, launch: Launch) -> runs.Ended | None:
         deadline_at = time.monotonic() + launch.timeout
         read_fd, write_fd = os.pipe()
+        group = None
+        if launch.network is not None and process_group.needed():
+            group = ProcessGroup.create(str(self.run_id), self.limits.processes)
+        command, gate = launch.command, None
+        if group is not None:
+            # The child waits at the gate until it is in its group (see process_group).
+            gate = os.pipe()
+            command = [sys.executable, "-I", "-S", "-c", GATE, str(gate[0]), *command]
         try:
             launch.env["JOLIBA_EVENTS_FD"] = str(write_fd)
             child = subprocess.Popen(  # noqa: S603 (our interpreter and module)
-                launch.command,
+                command,
                 cwd=launch.cwd,
                 env=launch.env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(write_fd,),
+                pass_fds=(write_fd,) if gate is None else (write_fd, gate[0]),
                 start_new_session=True,
             )
         except OSError:
@@ -167,8 +178,23 @@ class RunProcess:
             raise
         finally:
             os.close(write_fd)
+            if gate is not None:
+                os.close(gate[0])
+        if group is not None and gate is not None:
+            try:
+                group.add(child.pid)
+            except OSError:
+                _signal_group(child.pid, signal.SIGKILL)
+                raise
+            finally:
+                os.write(gate[1], b"1")
+                os.close(gate[1])
         threading.Thread(target=_feed, args=(child, launch.stdin), daemon=True).start()
-        state, reason = self._pump(child, read_fd, deadline_at, launch.timeout)
+        try:
+            state, reason = self._pump(child, read_fd, deadline_at, launch.timeout)
+        finally:
+            if group is not None:
+                group.remove()
         if self._lost.is_set():
             return None
         code = child.returncode

@@ -206,23 +206,23 @@ class Sandbox:
         for name in _ETC:
             if os.path.lexists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        identity = _identity_files(mounts.scratch)
+        identity = _identity_files(mounts.scratch.absolute())
         args += ["--ro-bind", str(identity / "passwd"), "/etc/passwd"]
         args += ["--ro-bind", str(identity / "group"), "/etc/group"]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/run"]
-        tmp = mounts.scratch / "tmp"
+        tmp = mounts.scratch.absolute() / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         # The private /tmp first: read-only paths below /tmp must stay visible over it.
         args += ["--bind", str(tmp), str(TMP)]
         for path in readonly:
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--ro-bind", str(mounts.code), str(CODE)]
+        args += ["--ro-bind", str(mounts.code.absolute()), str(CODE)]
         if mounts.files is not None:
-            args += ["--bind", str(mounts.files), str(FILES)]
+            args += ["--bind", str(mounts.files.absolute()), str(FILES)]
         if mounts.database is not None:
-            args += ["--bind", str(mounts.database), str(DATABASE)]
+            args += ["--bind", str(mounts.database.absolute()), str(DATABASE)]
         if mounts.network is not None:
-            args += ["--ro-bind", str(mounts.network), str(NETWORK)]
+            args += ["--ro-bind", str(mounts.network.absolute()), str(NETWORK)]
         args += ["--chdir", str(CODE), "--"]
         return [*args, *argv]
 
@@ -236,7 +236,17 @@ def notice(settings: Settings) -> str | None:
             "workspace. Turn it back on unless every pipeline author is trusted."
         )
     problem = Sandbox(settings).problem()
-    return f"Pipelines cannot run: {problem}." if problem else None
+    if problem:
+        return f"Pipelines cannot run: {problem}."
+    from joliba.runner import process_group
+
+    if settings.run_processes and process_group.needed() and not process_group.available():
+        return (
+            "Joliba runs as root and cannot make a pids cgroup here, so the limit on a run's "
+            "processes (JOLIBA_RUN_PROCESSES) is not enforced: run Joliba as an unprivileged "
+            "user (see docs/security.md)."
+        )
+    return None
 
 
 def _identity_files(scratch: Path) -> Path:

@@ -1,0 +1,87 @@
+"""Resource limits: a run past its limit ends with that reason; the server and the next run
+carry on unharmed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import World
+from tests.pipeline_helpers import SIMPLE, push, start_run, wait_for_run
+
+pytestmark = pytest.mark.usefixtures("needs_sandbox")
+
+GREEDY = """
+from joliba import current_run, pipeline
+
+@pipeline(name="Greedy")
+def greedy():
+    hoard = []
+    for _ in range(64):
+        hoard.append(bytearray(64 * 1024 * 1024))  # 4 GiB in all, 64 MiB at a time
+    current_run.log_info(f"allocated {len(hoard) * 64} MiB")
+"""
+
+FORKS = """
+import subprocess, sys
+from joliba import current_run, pipeline
+
+@pipeline(name="Forks")
+def forks():
+    children = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        for _ in range(100)
+    ]
+    current_run.log_info(f"started {len(children)}")
+"""
+
+FILLS = """
+from joliba import current_run, pipeline, workspace
+
+@pipeline(name="Fills")
+def fills():
+    with workspace.open("big.bin", "wb") as out:
+        for _ in range(8):
+            out.write(b"x" * (1024 * 1024))
+    current_run.log_info("wrote 8 MiB")
+"""
+
+
+def _ends_with_limit(
+    world: World, monkeypatch: pytest.MonkeyPatch, source: str, setting: str, value: int
+) -> dict[str, object]:
+    admin = world.person()
+    ws = world.workspace(admin)
+    push(admin.api, ws, "greedy", source)
+    push(admin.api, ws, "simple", SIMPLE)
+    monkeypatch.setattr(world.platform.settings, setting, value)
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "greedy")["id"], timeout=120)
+    monkeypatch.undo()
+    # The server answers and the next run of the same workspace succeeds.
+    assert world.client().get("/health").status_code == 200
+    after = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 2})["id"])
+    assert after["state"] == "succeeded", after
+    return run
+
+
+def test_a_run_past_its_memory_limit_ends_out_of_memory(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _ends_with_limit(world, monkeypatch, GREEDY, "run_memory_mb", 400)
+    assert run["state"] == "failed"
+    assert run["error"] == "out of memory (limit 400 MB)", run
+
+
+def test_a_run_past_its_process_limit_ends_with_that_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _ends_with_limit(world, monkeypatch, FORKS, "run_processes", 24)
+    assert run["state"] == "failed"
+    assert run["error"] == "too many processes or threads (limit 24)", run
+
+
+def test_a_run_past_its_file_size_limit_ends_with_that_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _ends_with_limit(world, monkeypatch, FILLS, "run_file_mb", 2)
+    assert run["state"] == "failed"
+    assert run["error"] == "a file grew past the size limit (2 MB)", run

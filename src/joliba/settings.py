@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     run_open_files: int = Field(
         default=1024, ge=0, description="Files a run's process may hold open (0: no limit)."
     )
+    workspace_quota_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Disk quota of each workspace's files in MiB, unless an instance admin "
+        "sets the workspace's own (0: no quota).",
+    )
     max_pipeline_bytes: int = Field(
         default=50 * 1024 * 1024,
         ge=1024,

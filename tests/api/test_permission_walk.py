@@ -355,10 +355,23 @@ ENDPOINTS: list[Endpoint] = [
         _dhis2_connection,
     ),
     Endpoint("GET", "/workspaces/{ws}/audit", Action.AUDIT_READ),
+    Endpoint("GET", "/workspaces/{ws}/usage", Action.WORKSPACE_VIEW),
+    Endpoint(
+        "PUT",
+        "/workspaces/{ws}/quota",
+        Action.WORKSPACE_QUOTA,
+        lambda c, _: {"json": {"quota_mb": 0}},
+    ),
     Endpoint("GET", "/workspaces/{ws}/pipelines", Action.PIPELINE_READ),
     Endpoint("GET", "/workspaces/{ws}/pipelines/{code}", Action.PIPELINE_READ, _pipeline),
     Endpoint(
         "DELETE", "/workspaces/{ws}/pipelines/{code}", Action.PIPELINE_DELETE, _fresh_pipeline
+    ),
+    Endpoint(
+        "PUT",
+        "/workspaces/{ws}/pipelines/{code}/limits",
+        Action.PIPELINE_LIMITS,
+        lambda ctx, c: {**_pipeline(ctx, c), "json": {"memory_mb": 1024}},
     ),
     Endpoint("GET", "/workspaces/{ws}/pipelines/{code}/versions", Action.PIPELINE_READ, _pipeline),
     Endpoint(
@@ -679,7 +692,18 @@ def test_permission_walk(world: World) -> None:
     assert not failures, "\n" + "\n".join(failures)
 
 
+def _declared() -> dict[tuple[str, str], set[str]]:
+    """The statuses the OpenAPI document declares for each operation."""
+    paths = create_api("test").openapi()["paths"]
+    return {
+        (method.upper(), path): set(operation["responses"])
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+
+
 def _walk(ctx: Ctx, failures: list[str]) -> None:
+    declared = _declared()
     for caller in _callers(ctx):
         for endpoint in ENDPOINTS:
             spec = endpoint.prepare(ctx, caller)
@@ -704,6 +728,12 @@ def _walk(ctx: Ctx, failures: list[str]) -> None:
                 failures.append(
                     f"{caller.name:32} {endpoint.method:6} {url}: got {response.status_code}, "
                     f"want {want}: {response.text[:160]}"
+                )
+            statuses = declared[(endpoint.method, endpoint.path)]
+            if str(response.status_code) not in statuses:
+                failures.append(
+                    f"{caller.name:32} {endpoint.method:6} {url}: {response.status_code} is not "
+                    f"declared in the OpenAPI document ({', '.join(sorted(statuses))})"
                 )
 
 

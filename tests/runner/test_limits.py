@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from joliba.domain.permissions import Role
 from tests.conftest import World
 from tests.pipeline_helpers import SIMPLE, push, start_run, wait_for_run
 
@@ -85,3 +86,23 @@ def test_a_run_past_its_file_size_limit_ends_with_that_reason(
     run = _ends_with_limit(world, monkeypatch, FILLS, "run_file_mb", 2)
     assert run["state"] == "failed"
     assert run["error"] == "a file grew past the size limit (2 MB)", run
+
+
+def test_admins_set_a_pipelines_own_limits(world: World) -> None:
+    admin, editor = world.person(), world.person()
+    ws = world.workspace(admin)
+    world.add_member(ws, editor, Role.EDITOR)
+    push(admin.api, ws, "greedy", GREEDY)
+    path = f"/workspaces/{ws}/pipelines/greedy/limits"
+    assert editor.api.put(path, json={"memory_mb": 300}).status_code == 403
+    too_much = admin.api.put(path, json={"memory_mb": 10**6})
+    assert too_much.status_code == 400
+    assert "memory_mb: at most 4096" in too_much.json()["error"]["message"]
+    set_ = admin.api.put(path, json={"memory_mb": 300, "processes": None})
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["limits"]["memory_mb"] == 300
+    assert set_.json()["limits"]["processes"] is None
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "greedy")["id"], timeout=120)
+    assert run["error"] == "out of memory (limit 300 MB)", run
+    audit = admin.api.get(f"/workspaces/{ws}/audit", params={"action": "pipeline.limits"})
+    assert audit.json()["items"][0]["details"] == {"memory_mb": 300}

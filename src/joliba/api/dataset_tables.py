@@ -1,21 +1,27 @@
 """Dataset tables: profiles, paginated preview, read-only SQL, exports and version diffs.
 
 Reads are written to the dataset's access log. DuckDB work runs after the request's
-database session is closed, so a long query never holds a transaction open.
+database session is closed, so a long query never holds a transaction open; a query whose
+client disconnects is stopped (see :mod:`joliba.api.disconnects`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from joliba.api.datasets import BASE, VERSION, log_read, readable_file
 from joliba.api.deps import PlatformDep, ReadDB, require
+from joliba.api.disconnects import while_connected
 from joliba.api.files import content_disposition
+from joliba.db.tables import Dataset as DatasetRow
+from joliba.db.tables import DatasetFile
 from joliba.domain.errors import Invalid
 from joliba.domain.permissions import Action
 from joliba.schemas.dataset_reads import (
@@ -117,6 +123,7 @@ def preview(
         limit=limit,
         sort=_sorts(sort),
         filters=_filters(filter),
+        max_bytes=platform.settings.query_max_bytes,
     )
     log_read(
         platform,
@@ -135,7 +142,8 @@ def preview(
     response_model=QueryResult,
     summary="Run one read-only SQL SELECT over the version's tables",
 )
-def query(
+async def query(
+    request: Request,
     slug: str,
     version: str,
     body: QueryRequest,
@@ -143,22 +151,30 @@ def query(
     session: ReadDB,
     platform: PlatformDep,
 ) -> QueryResult:
-    dataset = datasets.get(session, access, slug)
-    chosen = datasets.get_version(
-        session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
-    )
-    rows = list(datasets.files(session, chosen))
-    session.close()
+    def files() -> tuple[DatasetRow, str, list[DatasetFile]]:
+        dataset = datasets.get(session, access, slug)
+        chosen = datasets.get_version(
+            session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
+        )
+        rows = list(datasets.files(session, chosen))
+        session.close()
+        return dataset, chosen.name, rows
+
+    dataset, name, rows = await run_in_threadpool(files)
     settings = platform.settings
-    result = dataset_reads.query(
+    work = partial(
+        dataset_reads.query,
         platform.tables,
         rows,
         body.sql,
         max_rows=settings.query_max_rows,
+        max_bytes=settings.query_max_bytes,
         timeout=settings.query_timeout_seconds,
     )
-    log_read(
-        platform, access, dataset, ReadKind.QUERY, version=chosen.name, rows=len(result["rows"])
+    result = await while_connected(request, lambda interrupt: work(interrupt=interrupt))
+    count = len(result["rows"])
+    await run_in_threadpool(
+        lambda: log_read(platform, access, dataset, ReadKind.QUERY, version=name, rows=count)
     )
     return QueryResult(**result, tables=list(dataset_reads.tables_of(rows)))
 

@@ -96,7 +96,12 @@ async def upload_file(
     if limit and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"the file is larger than the limit of {limit} bytes")
     target = await run_in_threadpool(
-        files.UploadTarget, platform.store, access, path, overwrite=overwrite
+        files.UploadTarget,
+        platform.store,
+        access,
+        path,
+        overwrite=overwrite,
+        default_quota_mb=platform.settings.workspace_quota_mb,
     )
     upload = await run_in_threadpool(target.begin)
     try:
@@ -107,9 +112,11 @@ async def upload_file(
                 await run_in_threadpool(upload.write, bytes(buffer))
                 buffer.clear()
                 files.check_size(upload, limit)
+                target.check_room(upload.size)
         if buffer:
             await run_in_threadpool(upload.write, bytes(buffer))
             files.check_size(upload, limit)
+            target.check_room(upload.size)
         await run_in_threadpool(upload.commit)
     except BaseException:
         await run_in_threadpool(upload.abort)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from joliba.domain.slugs import check_slug
 from joliba.runner.sandbox import Limits, Sandbox
 from joliba.runner.versions import code_cache_for, environments_for, prepare
 from joliba.schemas.common import Page
-from joliba.schemas.pipelines import Pipeline, Version
+from joliba.schemas.pipelines import Pipeline, RunLimits, Version
 from joliba.services import pipelines, workspaces
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
@@ -44,6 +45,24 @@ def get_pipeline(
     session: ReadDB,
 ) -> Pipeline:
     return pipeline_view(session, pipelines.get(session, access, code))
+
+
+@router.put(
+    "/workspaces/{ws}/pipelines/{code}/limits",
+    response_model=Pipeline,
+    summary="Set the resource limits of a pipeline's runs",
+)
+def set_limits(
+    code: str,
+    body: RunLimits,
+    access: Annotated[Access, Depends(require(Action.PIPELINE_LIMITS))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> Pipeline:
+    instance = asdict(Limits.from_settings(platform.settings))
+    pipeline = pipelines.set_limits(session, access, code, body.model_dump(), instance=instance)
+    session.commit()
+    return pipeline_view(session, pipeline)
 
 
 @router.delete(

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Pipeline as PipelineRow
 from joliba.db.tables import PipelineRun, PipelineVersion
-from joliba.schemas.pipelines import Pipeline, Run, RunOutput, Version
+from joliba.schemas.pipelines import Pipeline, Run, RunLimits, RunOutput, Version
 from joliba.services import pipelines, runs
 
 
@@ -24,6 +24,7 @@ def pipeline_view(session: Session, pipeline: PipelineRow) -> Pipeline:
         description=pipeline.description,
         created_at=pipeline.created_at,
         webhook_enabled=pipeline.webhook_token_hash is not None,
+        limits=RunLimits(**(pipeline.limits or {})),
         latest_version=version_view(latest) if latest else None,
         last_run_state=last[0].state if last else None,
     )

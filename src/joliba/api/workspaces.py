@@ -6,12 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, page_of, require
+from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.db.tables import Workspace as WorkspaceRow
 from joliba.domain.permissions import Action, Role
 from joliba.schemas.common import Page
-from joliba.schemas.workspaces import Workspace, WorkspaceCreate, WorkspaceUpdate
-from joliba.services import workspaces
+from joliba.schemas.workspaces import (
+    QuotaUpdate,
+    Workspace,
+    WorkspaceCreate,
+    WorkspaceUpdate,
+    WorkspaceUsage,
+)
+from joliba.services import quotas, workspaces
+from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
 
 router = APIRouter(tags=["workspaces"])
@@ -71,3 +78,40 @@ def update_workspace(
     )
     session.commit()
     return workspace_out(row, access.role)
+
+
+def usage_out(platform: Platform, row: WorkspaceRow) -> WorkspaceUsage:
+    usage = quotas.usage(platform.store, row, platform.settings.workspace_quota_mb)
+    source = "workspace" if row.quota_mb is not None else "instance"
+    return WorkspaceUsage(
+        files_bytes=usage.used_bytes, quota_mb=usage.quota_mb, quota_source=source
+    )
+
+
+@router.get(
+    "/workspaces/{ws}/usage",
+    response_model=WorkspaceUsage,
+    summary="Disk use of the workspace's files, and its quota",
+)
+def get_usage(
+    access: Annotated[Access, Depends(require(Action.WORKSPACE_VIEW))],
+    session: ReadDB,
+    platform: PlatformDep,
+) -> WorkspaceUsage:
+    return usage_out(platform, access.workspace)
+
+
+@router.put(
+    "/workspaces/{ws}/quota",
+    response_model=WorkspaceUsage,
+    summary="Set the workspace's disk quota (instance admins)",
+)
+def set_quota(
+    body: QuotaUpdate,
+    access: Annotated[Access, Depends(require(Action.WORKSPACE_QUOTA))],
+    session: WriteDB,
+    platform: PlatformDep,
+) -> WorkspaceUsage:
+    row = quotas.set_quota(session, access, body.quota_mb)
+    session.commit()
+    return usage_out(platform, row)

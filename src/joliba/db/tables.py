@@ -131,6 +131,8 @@ class Workspace(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Disk quota of the workspace's files in MiB; None: the instance default.
+    quota_mb: Mapped[int | None] = mapped_column(Integer)
 
 
 class Membership(Base):
@@ -229,6 +231,8 @@ class Pipeline(Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
+    #: Resource limits that replace the instance's for this pipeline's runs (by limit name).
+    limits: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class PipelineVersion(Base):

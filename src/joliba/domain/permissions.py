@@ -20,6 +20,7 @@ class Role(StrEnum):
 class Action(StrEnum):
     WORKSPACE_VIEW = "workspace.view"
     WORKSPACE_UPDATE = "workspace.update"
+    WORKSPACE_QUOTA = "workspace.quota"
     MEMBER_LIST = "member.list"
     MEMBER_MANAGE = "member.manage"
     FILE_READ = "file.read"
@@ -34,6 +35,7 @@ class Action(StrEnum):
     PIPELINE_WRITE = "pipeline.write"
     PIPELINE_RUN = "pipeline.run"
     PIPELINE_DELETE = "pipeline.delete"
+    PIPELINE_LIMITS = "pipeline.limits"
     DATASET_READ = "dataset.read"
     DATASET_WRITE = "dataset.write"
     DATASET_SHARE = "dataset.share"
@@ -47,6 +49,7 @@ _ADMINS = frozenset({Role.ADMIN})
 POLICY: dict[Action, frozenset[Role]] = {
     Action.WORKSPACE_VIEW: _ALL,
     Action.WORKSPACE_UPDATE: _ADMINS,
+    Action.WORKSPACE_QUOTA: frozenset(),  # instance admins only
     Action.MEMBER_LIST: _ALL,
     Action.MEMBER_MANAGE: _ADMINS,
     Action.FILE_READ: _ALL,
@@ -61,6 +64,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.PIPELINE_WRITE: _WRITERS,
     Action.PIPELINE_RUN: _WRITERS,
     Action.PIPELINE_DELETE: _ADMINS,
+    Action.PIPELINE_LIMITS: _ADMINS,
     Action.DATASET_READ: _ALL,
     Action.DATASET_WRITE: _WRITERS,
     Action.DATASET_SHARE: _WRITERS,
@@ -70,6 +74,7 @@ POLICY: dict[Action, frozenset[Role]] = {
 DESCRIPTIONS: dict[Action, str] = {
     Action.WORKSPACE_VIEW: "See the workspace and its home page",
     Action.WORKSPACE_UPDATE: "Rename, describe, change time zone, archive or unarchive",
+    Action.WORKSPACE_QUOTA: "Set the workspace's disk quota (instance admins only)",
     Action.MEMBER_LIST: "See members and their roles",
     Action.MEMBER_MANAGE: "Invite people, change roles, remove members, revoke invitations",
     Action.FILE_READ: "List and download files",
@@ -84,6 +89,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.PIPELINE_WRITE: "Push pipeline versions; set schedules, webhooks and recipients",
     Action.PIPELINE_RUN: "Start and cancel runs",
     Action.PIPELINE_DELETE: "Delete a pipeline with its versions and runs",
+    Action.PIPELINE_LIMITS: "Set a pipeline's resource limits (memory, CPU, processes, files)",
     Action.DATASET_READ: "See datasets, their versions and files; download them",
     Action.DATASET_WRITE: "Create datasets, add files to draft versions, publish versions",
     Action.DATASET_SHARE: "Share a dataset with other workspaces, revoke shares, create and "

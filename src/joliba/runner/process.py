@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from joliba.runner.packages import CodeCache, requirements_text
 from joliba.runner.process_group import GATE, ProcessGroup
 from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patterns
 from joliba.runner.sandbox import DATABASE, FILES, NETWORK, Limits, Mounts, Sandbox
-from joliba.services import connections, runs
+from joliba.services import connections, quotas, runs
 from joliba.services.pipelines import archive_key
 from joliba.services.platform import Platform
 
@@ -54,6 +54,8 @@ KILL_GRACE = 3.0
 _FLUSH_EVERY = 0.1
 _MAX_LINE = 16_384
 _MAX_BATCH = 500
+#: Seconds between checks of the workspace's disk quota while a run writes.
+QUOTA_EVERY = 3.0
 #: Lines kept in memory while the database is unreachable, and how long to keep trying.
 _MAX_PENDING = 100_000
 _RETRY_PAUSE = 1.0
@@ -109,6 +111,8 @@ class RunProcess:
         self._stop_reason = ""
         self.limits = Limits.from_settings(platform.settings)
         self._reasons = LimitReasons(self.limits)
+        self._quota_mb = 0
+        self._workspace_id: uuid.UUID | None = None
         self.thread = threading.Thread(target=self._main, name=f"run-{self.run_id}", daemon=True)
 
     # -- called from other threads --------------------------------------------------------
@@ -216,6 +220,8 @@ class RunProcess:
                 raise RuntimeError("the run was deleted")
             version = run.version
             sha = version.archive_sha256
+            self.limits = replace(self.limits, **_known_limits(run.pipeline.limits))
+            self._reasons = LimitReasons(self.limits)
             timeout = run.timeout_seconds
             values = runs.unseal(self.platform.box, version, run.parameters)
             rows = session.scalars(
@@ -232,6 +238,10 @@ class RunProcess:
             workspace_id = run.workspace_id
             workspace = session.get(Workspace, workspace_id)
             slug = workspace.slug if workspace else ""
+            if workspace is not None:
+                default_quota = self.platform.settings.workspace_quota_mb
+                self._quota_mb = quotas.quota_of(workspace, default_quota)
+            self._workspace_id = workspace_id
         folder = self.code.folder(sha)
         if not folder.is_dir():
             self._system(f"unpacking version code ({sha[:12]})")
@@ -312,6 +322,12 @@ class RunProcess:
                 old.rename(folder / f"{DATABASE_FILE}{suffix}")
         return folder
 
+    def _over_quota(self) -> bool:
+        if not self._quota_mb or self._workspace_id is None:
+            return False
+        used = quotas.used_bytes(self.platform.store, self._workspace_id)
+        return used > self._quota_mb * quotas.MB
+
     def _fetch_code(self, sha: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:
             local = Path(scratch) / "archive.zip"
@@ -344,6 +360,7 @@ class RunProcess:
         forced: tuple[RunState | None, str] = (None, "")
         kill_at: float | None = None
         exited_at: float | None = None
+        next_quota_check = time.monotonic() + QUOTA_EVERY
         try:
             while selector.get_map():
                 for key, _ in selector.select(timeout=_FLUSH_EVERY):
@@ -378,6 +395,11 @@ class RunProcess:
                         forced = (RunState.CANCELLED, reason)
                     elif now >= deadline_at:
                         forced = (RunState.TIMED_OUT, f"timed out after {timeout} s")
+                    elif now >= next_quota_check:
+                        next_quota_check = now + QUOTA_EVERY
+                        if self._over_quota():
+                            quota = f"workspace disk quota exceeded ({self._quota_mb} MB)"
+                            forced = (RunState.FAILED, quota)
                     if forced[0] is not None:
                         if not self._lost.is_set():
                             self._system(f"stopping the run: {forced[1]}", "warning")
@@ -493,6 +515,12 @@ class RunProcess:
 
 #: The workspace database file inside its folder.
 DATABASE_FILE = "workspace.sqlite"
+
+
+def _known_limits(overrides: dict[str, int] | None) -> dict[str, int]:
+    """A pipeline's own limits, keeping only the names that Limits knows."""
+    names = {f.name for f in fields(Limits)} - {"nice"}
+    return {k: int(v) for k, v in (overrides or {}).items() if k in names}
 
 
 def _env_folder(environment: Environment) -> Path | None:

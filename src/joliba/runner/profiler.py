@@ -35,6 +35,7 @@ class Profiler:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        self.platform.tables.sweep()  # spill folders left by a crash of this server
         for number in range(self.workers):
             thread = threading.Thread(
                 target=self._loop, name=f"joliba-profiler-{number}", daemon=True
@@ -76,11 +77,8 @@ class Profiler:
             with _Heartbeat(self.platform, sha256) as beat:
                 path = self.platform.tables.parquet(sha256, kind)
                 beat(0.02)
-                con = self.platform.tables.connect()
-                try:
+                with self.platform.tables.reading("profile") as con:
                     result = profile(con, path, beat)
-                finally:
-                    con.close()
         except TableError as exc:
             self._finish(sha256, error=str(exc))
         except Exception as exc:

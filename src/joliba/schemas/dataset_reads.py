@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,11 @@ class TablePreview(Model):
     total: int = Field(description="Rows matching the filters")
     offset: int
     limit: int
+    truncated: bool = Field(
+        default=False,
+        description="The page was cut at the size limit (JOLIBA_QUERY_MAX_BYTES): it holds "
+        "fewer than limit rows; the next page starts at offset + len(rows)",
+    )
 
 
 class QueryRequest(Input):
@@ -44,7 +49,12 @@ class QueryRequest(Input):
 class QueryResult(Model):
     columns: list[Column]
     rows: list[list[Any]]
-    truncated: bool = Field(description="More rows matched than the row limit returns")
+    truncated: bool = Field(description="More rows matched than the answer holds")
+    truncated_by: Literal["rows", "bytes"] | None = Field(
+        default=None,
+        description="Why rows were cut: rows (JOLIBA_QUERY_MAX_ROWS) or bytes "
+        "(JOLIBA_QUERY_MAX_BYTES); null when every row is there",
+    )
     tables: list[str] = Field(description="The version's tables as SQL names them")
 
 

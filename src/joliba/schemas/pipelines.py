@@ -43,6 +43,16 @@ class Version(Model):
     created_at: datetime
 
 
+class RunLimits(Input):
+    """Resource limits of a pipeline's runs that replace the instance's (None: the instance's)."""
+
+    memory_mb: int | None = Field(default=None, ge=0, le=1_048_576, description="MiB; 0: none")
+    cpu_seconds: int | None = Field(default=None, ge=0, le=31_536_000, description="0: none")
+    processes: int | None = Field(default=None, ge=0, le=1_000_000, description="0: none")
+    file_mb: int | None = Field(default=None, ge=0, le=1_048_576, description="MiB; 0: none")
+    open_files: int | None = Field(default=None, ge=0, le=1_048_576, description="0: none")
+
+
 class Pipeline(Model):
     id: uuid.UUID
     code: str
@@ -50,6 +60,9 @@ class Pipeline(Model):
     description: str
     created_at: datetime
     webhook_enabled: bool = False
+    limits: RunLimits = Field(
+        default_factory=RunLimits, description="Limits that replace the instance's for its runs"
+    )
     latest_version: Version | None = None
     last_run_state: str | None = None
 

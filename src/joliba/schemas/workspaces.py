@@ -20,6 +20,18 @@ class Workspace(Model):
     role: Role | None = Field(default=None, description="The caller's role (none for superusers)")
 
 
+class WorkspaceUsage(Model):
+    files_bytes: int = Field(description="Bytes the workspace's files take")
+    quota_mb: int = Field(description="Disk quota of its files in MiB (0: none)")
+    quota_source: str = Field(description="workspace (its own) or instance (the default)")
+
+
+class QuotaUpdate(Input):
+    quota_mb: int | None = Field(
+        ge=0, le=1_073_741_824, description="MiB; 0: no quota; null: the instance's default"
+    )
+
+
 class WorkspaceCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     slug: str | None = Field(default=None, max_length=64)

@@ -1,7 +1,8 @@
 """Reading a version's tables: preview, SQL, export and diff, each read logged.
 
 Table work runs outside any database transaction (the caller closes its session first):
-these functions take the file rows they need and return plain results.
+these functions take the file rows they need and return plain results. Each runs on a
+connection of its own that spills to a private folder, removed when it ends.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from joliba.db.tables import DatasetFile
 from joliba.domain.errors import Invalid
 from joliba.storage import table_diff, table_reads
-from joliba.storage.table_reads import Filter, Sort
-from joliba.storage.tables import TableCache, TableError, table_name
+from joliba.storage.table_reads import Filter, Sort, json_size
+from joliba.storage.tables import Interrupt, TableCache, TableError, table_name
 
 EXPORT_FORMATS = ("csv", "parquet", "xlsx")
 
@@ -44,17 +45,22 @@ def preview(
     limit: int,
     sort: list[Sort],
     filters: list[Filter],
+    max_bytes: int,
 ) -> dict[str, Any]:
     path = _parquet(cache, row)
-    con = cache.connect()
     try:
-        return table_reads.preview(
-            con, path, offset=offset, limit=limit, sort=sort, filters=filters
-        )
+        with cache.reading("preview") as con:
+            return table_reads.preview(
+                con,
+                path,
+                offset=offset,
+                limit=limit,
+                sort=sort,
+                filters=filters,
+                max_bytes=max_bytes,
+            )
     except TableError as exc:
         raise Invalid(str(exc)) from None
-    finally:
-        con.close()
 
 
 def tables_of(rows: Sequence[DatasetFile]) -> dict[str, DatasetFile]:
@@ -78,18 +84,29 @@ def query(
     sql: str,
     *,
     max_rows: int,
+    max_bytes: int,
     timeout: float,
+    interrupt: Interrupt | None = None,
 ) -> dict[str, Any]:
+    """At most ``max_rows`` rows, and no more than fit in ``max_bytes`` of JSON with the
+    version's table names; ``interrupt`` (fired from another thread) stops the query."""
     tables = {name: _parquet(cache, row) for name, row in tables_of(rows).items()}
     if not tables:
         raise Invalid("this version has no tables to query")
-    con = cache.connect()
+    interrupt = interrupt or Interrupt()
     try:
-        return table_reads.query(con, tables, sql, max_rows=max_rows, timeout=timeout)
+        with cache.reading("query", interrupt) as con:
+            return table_reads.query(
+                con,
+                tables,
+                sql,
+                max_rows=max_rows,
+                max_bytes=max_bytes - json_size(list(tables)),
+                timeout=timeout,
+                interrupt=interrupt,
+            )
     except TableError as exc:
         raise Invalid(str(exc), details={"field": "sql"}) from None
-    finally:
-        con.close()
 
 
 def export(cache: TableCache, row: DatasetFile, fmt: str) -> tuple[Path, int]:
@@ -106,17 +123,15 @@ def export(cache: TableCache, row: DatasetFile, fmt: str) -> tuple[Path, int]:
         dir=cache.root, prefix=".export-", suffix=f".{fmt}", delete=False
     ) as handle:
         target = Path(handle.name)
-    con = cache.connect()
     try:
-        rows = table_reads.export(con, path, fmt, target)
+        with cache.reading("export") as con:
+            rows = table_reads.export(con, path, fmt, target)
     except TableError as exc:
         target.unlink(missing_ok=True)
         raise Invalid(str(exc), details={"field": "format"}) from None
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    finally:
-        con.close()
     return target, rows
 
 
@@ -137,13 +152,12 @@ def diff(
         a, b = before[name], after[name]
         if a.kind == "file" or b.kind == "file":
             continue
-        con = cache.connect()
+        paths = _parquet(cache, a), _parquet(cache, b)
         try:
-            tables[name] = table_diff.diff(con, _parquet(cache, a), _parquet(cache, b), key)
+            with cache.reading("diff") as con:
+                tables[name] = table_diff.diff(con, *paths, key)
         except TableError as exc:
             tables[name] = {"error": str(exc)}
-        finally:
-            con.close()
     return {
         "added": sorted(n for n in after if n not in before),
         "removed": sorted(n for n in before if n not in after),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from joliba.domain.errors import Conflict, Invalid, NotFound, TooLarge
 from joliba.domain.paths import clean_path, parent_of
-from joliba.services import audit
+from joliba.services import audit, quotas
 from joliba.services.workspaces import Access
 from joliba.storage.files import Entry, Upload, WorkspaceFiles
 from joliba.storage.objects import ObjectStore
@@ -58,7 +58,15 @@ def download(session: Session, store: ObjectStore, access: Access, path: str) ->
 class UploadTarget:
     """Checks done before the first byte is read; the edge streams the body into ``upload``."""
 
-    def __init__(self, store: ObjectStore, access: Access, path: str, *, overwrite: bool) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        access: Access,
+        path: str,
+        *,
+        overwrite: bool,
+        default_quota_mb: int = 0,
+    ) -> None:
         self.path = clean_path(path)
         self.files = files_of(store, access)
         self.access = access
@@ -72,6 +80,17 @@ class UploadTarget:
             )
         self.replaced = existing == "file"
         self._check_parents()
+        usage = quotas.usage(store, access.workspace, default_quota_mb)
+        self.quota_mb = usage.quota_mb
+        self.room = usage.room
+        if self.room is not None and self.replaced:
+            self.room += self.files.size(self.path)  # the old content goes away
+        if self.room == 0:  # already full: refuse before reading any of the body
+            quotas.check_room(self.room, self.quota_mb, 1)
+
+    def check_room(self, written: int) -> None:
+        """Refuse the upload once it would take the workspace past its disk quota."""
+        quotas.check_room(self.room, self.quota_mb, written)
 
     def _check_parents(self) -> None:
         parent = parent_of(self.path)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Pipeline, PipelineRun, PipelineVersion
 from joliba.domain.errors import Invalid, NotFound
+from joliba.domain.numbers import MAX_INT
 from joliba.domain.paging import PageRequest
 from joliba.domain.parameters import specs_from_json
 from joliba.domain.slugs import check_name, check_slug
@@ -74,11 +75,13 @@ def get_version(session: Session, pipeline: Pipeline, number: int | None) -> Pip
         if version is None:
             raise NotFound(f"pipeline '{pipeline.code}' has no version yet")
         return version
-    version = session.scalar(
-        select(PipelineVersion).where(
-            PipelineVersion.pipeline_id == pipeline.id, PipelineVersion.number == number
+    version = None
+    if abs(number) <= MAX_INT:  # a larger number is no version, and no value for the database
+        version = session.scalar(
+            select(PipelineVersion).where(
+                PipelineVersion.pipeline_id == pipeline.id, PipelineVersion.number == number
+            )
         )
-    )
     if version is None:
         raise NotFound(f"pipeline '{pipeline.code}' has no version {number}")
     return version
@@ -167,6 +170,43 @@ def delete(session: Session, access: Access, code: str) -> None:
     audit.record(
         session, "pipeline.delete", actor=access.actor, workspace=access.workspace, target=code
     )
+
+
+def set_limits(
+    session: Session,
+    access: Access,
+    code: str,
+    limits: dict[str, int | None],
+    *,
+    instance: dict[str, int],
+) -> Pipeline:
+    """Replace the pipeline's resource limits (None: the instance's).
+
+    A workspace admin may only tighten the instance's limits (a value above one, or 0 for
+    none where the instance has one, is refused); an instance admin may set any.
+    """
+    pipeline = get(session, access, code)
+    chosen = {name: value for name, value in limits.items() if value is not None}
+    if not access.actor.is_superuser:
+        for name, value in chosen.items():
+            ceiling = instance.get(name, 0)
+            if ceiling and (value == 0 or value > ceiling):
+                raise Invalid(
+                    f"{name}: at most {ceiling}, the instance's limit (an instance admin may "
+                    "set more)",
+                    details={"field": name},
+                )
+    pipeline.limits = chosen
+    session.flush()
+    audit.record(
+        session,
+        "pipeline.limits",
+        actor=access.actor,
+        workspace=access.workspace,
+        target=code,
+        details=dict(chosen),
+    )
+    return pipeline
 
 
 def last_runs(session: Session, pipeline: Pipeline, limit: int = 30) -> Sequence[PipelineRun]:

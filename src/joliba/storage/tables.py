@@ -6,6 +6,10 @@ Every recognised format (CSV, JSON, GeoJSON, Excel) is converted once to Parquet
 or workspaces is converted once and every later read (profile, preview, query, export,
 diff) scans columnar data. A Parquet blob in a local object store is read where it lies.
 Conversions write to a temporary name and rename, so a crash leaves no half file.
+
+Every reading runs on a connection of its own (:meth:`TableCache.reading`) that spills to a
+private folder made for it and removed when it ends (see :mod:`joliba.storage.spill`), and
+that another thread can stop (:class:`Interrupt`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from typing import Any
 
 import duckdb
 
+from joliba.storage import spill
 from joliba.storage.blobs import BlobStore
+
+#: Once fired, an interrupt is repeated this often (seconds) until its reading ends.
+INTERRUPT_REPEAT = 0.02
 
 
 class TableError(Exception):
@@ -51,7 +59,9 @@ def connect(limits: Limits, spill_dir: Path) -> duckdb.DuckDBPyConnection:
 
 def lock_down(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
     """From now on the connection reads only ``paths``: no other file, no network, no
-    setting changed back."""
+    setting changed back. DuckDB still lets it reach its own spill folder (it adds its
+    ``temp_directory`` to ``allowed_directories``), which is private to this connection;
+    user SQL is kept from reading it by ``table_reads.check_reads``."""
     con.execute("SET allowed_paths = ?", [paths])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
@@ -66,8 +76,59 @@ def literal(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
+class Interrupt:
+    """Stops one reading from another thread: a time limit, a client that went away.
+
+    DuckDB forgets an interrupt that arrives between two statements (or before the first),
+    so once fired this interrupts the reading's connection again every
+    :data:`INTERRUPT_REPEAT` seconds until the reading ends. ``reason`` completes "the
+    query …" in the error the reading raises.
+    """
+
+    def __init__(self) -> None:
+        self.reason = ""
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._ended = threading.Event()
+
+    def fire(self, reason: str) -> None:
+        with self._lock:
+            if self.reason:
+                return
+            self.reason = reason
+            attached = self._con is not None
+        if attached:
+            self._start()
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            self._con = con
+            self._ended.clear()
+            pending = bool(self.reason)
+        if pending:
+            self._start()
+
+    def detach(self) -> None:
+        with self._lock:
+            self._con = None
+            self._ended.set()
+
+    def _start(self) -> None:
+        threading.Thread(target=self._repeat, name="joliba-interrupt", daemon=True).start()
+
+    def _repeat(self) -> None:
+        while True:
+            with self._lock:
+                if self._con is None:
+                    return
+                self._con.interrupt()
+            if self._ended.wait(INTERRUPT_REPEAT):
+                return
+
+
 class TableCache:
-    """Local Parquet copies of table files, made on first use."""
+    """Local Parquet copies of table files, made on first use, and the connections that
+    read them."""
 
     def __init__(self, blobs: BlobStore, root: Path, limits: Limits) -> None:
         self.blobs = blobs
@@ -75,13 +136,46 @@ class TableCache:
         self.limits = limits
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._running: dict[Path, str] = {}
+
+    @property
+    def spill_root(self) -> Path:
+        return self.root / "spill"
 
     def _lock(self, sha256: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(sha256, threading.Lock())
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        return connect(self.limits, self.root / "spill")
+    @contextmanager
+    def reading(
+        self, kind: str, interrupt: Interrupt | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one reading (``kind``: profile, preview, query, export, diff,
+        convert) that spills to a private folder of its own, closed and its folder removed
+        when the block ends, even on error or interrupt. ``interrupt`` can stop it."""
+        with spill.private_folder(self.spill_root) as folder:
+            con = connect(self.limits, folder)
+            with self._guard:
+                self._running[folder] = kind
+            if interrupt is not None:
+                interrupt.attach(con)
+            try:
+                yield con
+            finally:
+                if interrupt is not None:
+                    interrupt.detach()
+                con.close()
+                with self._guard:
+                    self._running.pop(folder, None)
+
+    def sweep(self) -> int:
+        """Remove the spill folders a crashed server left (a day old, not in use)."""
+        return spill.sweep(self.spill_root, keep=set(self.running()))
+
+    def running(self, kind: str | None = None) -> list[Path]:
+        """The spill folders of the readings running now (of ``kind``, if given)."""
+        with self._guard:
+            return [f for f, k in self._running.items() if kind is None or k == kind]
 
     def parquet(self, sha256: str, kind: str) -> Path:
         """The Parquet file holding table ``sha256`` (converted now if it is not yet)."""
@@ -144,7 +238,11 @@ def _copy_to_parquet(cache: TableCache, source: Path, kind: str, target: Path) -
         "json": "read_json({}, maximum_object_size = {})",
         "geojson": "read_json({}, maximum_object_size = {})",
     }[kind].format(literal(str(source)), largest)
-    con = cache.connect()
+    with cache.reading("convert") as con:
+        _copy(con, reader, kind, target)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, reader: str, kind: str, target: Path) -> None:
     try:
         con.execute(f"CREATE VIEW source AS SELECT * FROM {reader}")
         # GeoJSON features come as rows with a GEOMETRY column: kept as GeoJSON text, which
@@ -158,8 +256,6 @@ def _copy_to_parquet(cache: TableCache, source: Path, kind: str, target: Path) -
         )
     except duckdb.Error as exc:
         raise TableError(f"cannot read this {kind} file as a table: {_first_line(exc)}") from None
-    finally:
-        con.close()
 
 
 def _excel_to_parquet(source: Path, target: Path) -> None:

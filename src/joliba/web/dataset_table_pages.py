@@ -2,8 +2,8 @@
 
 The preview and the SQL answer are HTMX fragments of the dataset page (the SQL form also
 works without JavaScript: it then answers with the whole page). Like the API, DuckDB work
-runs after the database session is closed, and every preview and query is written to the
-dataset's access log.
+runs after the database session is closed, a query whose browser goes away is stopped, and
+every preview and query is written to the dataset's access log.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from joliba.api.datasets import log_read, readable_file
 from joliba.api.deps import PlatformDep
+from joliba.api.disconnects import while_connected
+from joliba.db.tables import Dataset as DatasetRow
+from joliba.db.tables import DatasetFile
 from joliba.domain.errors import Invalid
 from joliba.domain.paging import PageRequest
 from joliba.domain.permissions import Action
@@ -37,8 +41,10 @@ from joliba.web.render import render
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 PREVIEW_ROWS = 25
 MAX_FILTERS = 20
-#: The SQL box shows at most this many rows (the API returns up to query_max_rows).
+#: The SQL box shows at most this many rows (the API returns up to query_max_rows), and
+#: at most this many bytes of them (the API: query_max_bytes).
 SQL_ROWS = 1000
+SQL_BYTES = 4 * 1024 * 1024
 VERSIONS_OFFERED = 200
 
 Texts = Annotated[list[str], Query()]
@@ -160,6 +166,7 @@ def preview_fragment(
                 limit=state.limit,
                 sort=[Sort(state.sort, descending=state.desc)] if state.sort else [],
                 filters=state.filters,
+                max_bytes=platform.settings.query_max_bytes,
             )
             break
         except Invalid as exc:
@@ -189,7 +196,7 @@ def preview_fragment(
 
 
 @router.post("/w/{ws}/datasets/{ref}/versions/{version}/query")
-def query(
+async def query(
     request: Request,
     platform: PlatformDep,
     actor: PageActor,
@@ -198,52 +205,60 @@ def query(
     version: str,
     sql: Annotated[str, Form(max_length=100_000)],
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
-        dataset = datasets.get(session, access, ref)
-        chosen = datasets.get_version(
-            session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
-        )
-        rows = list(datasets.files(session, chosen))
-        number = str(chosen.number)
+    def files() -> tuple[workspaces.Access, DatasetRow, str, list[DatasetFile], str]:
+        with platform.db.session(write=False) as session:
+            access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
+            dataset = datasets.get(session, access, ref)
+            chosen = datasets.get_version(
+                session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
+            )
+            rows = list(datasets.files(session, chosen))
+            return access, dataset, chosen.name, rows, str(chosen.number)
+
+    access, dataset, name, rows, number = await run_in_threadpool(files)
     settings = platform.settings
     result: dict[str, Any] | None = None
     error = ""
     try:
-        result = dataset_reads.query(
-            platform.tables,
-            rows,
-            sql,
-            max_rows=min(settings.query_max_rows, SQL_ROWS),
-            timeout=settings.query_timeout_seconds,
+        result = await while_connected(
+            request,
+            lambda interrupt: dataset_reads.query(
+                platform.tables,
+                rows,
+                sql,
+                max_rows=min(settings.query_max_rows, SQL_ROWS),
+                max_bytes=min(settings.query_max_bytes, SQL_BYTES),
+                timeout=settings.query_timeout_seconds,
+                interrupt=interrupt,
+            ),
         )
     except Invalid as exc:
         error = exc.message
     else:
-        log_read(
-            platform,
-            access,
-            dataset,
-            ReadKind.QUERY,
-            version=chosen.name,
-            rows=len(result["rows"]),
+        count = len(result["rows"])
+        await run_in_threadpool(
+            lambda: log_read(platform, access, dataset, ReadKind.QUERY, version=name, rows=count)
         )
     status = 400 if error else 200
-    if request.headers.get("hx-request"):
-        context = {"sql_result": result, "sql_error": error, "cell": cell}
-        return render(request, "datasets/_sql_result.html", context, status=status)
-    return render_dataset(
-        request,
-        platform,
-        actor,
-        ws,
-        ref,
-        number,
-        status=status,
-        sql=sql,
-        sql_result=result,
-        sql_error=error,
-    )
+
+    def answer() -> Response:
+        if request.headers.get("hx-request"):
+            context = {"sql_result": result, "sql_error": error, "cell": cell}
+            return render(request, "datasets/_sql_result.html", context, status=status)
+        return render_dataset(
+            request,
+            platform,
+            actor,
+            ws,
+            ref,
+            number,
+            status=status,
+            sql=sql,
+            sql_result=result,
+            sql_error=error,
+        )
+
+    return await run_in_threadpool(answer)
 
 
 @router.get("/w/{ws}/datasets/{ref}/compare")

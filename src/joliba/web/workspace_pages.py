@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid
-from joliba.domain.paging import PageRequest
+from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
-from joliba.services import connections, files, members, workspaces
+from joliba.services import connections, files, members, quotas, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
@@ -35,7 +35,7 @@ def workspace_list(
     request: Request,
     platform: PlatformDep,
     actor: PageActor,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     return _list_page(request, platform, actor, page)
 
@@ -157,6 +157,7 @@ def _home(
         member_count=member_count,
         connection_count=connection_count,
         recent=_recent_files(platform, access),
+        usage=quotas.usage(platform.store, workspace, platform.settings.workspace_quota_mb),
         can_update=access.allows(Action.WORKSPACE_UPDATE),
         time_zones=workspaces.time_zones(),
         form=form

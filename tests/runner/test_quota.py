@@ -1,0 +1,65 @@
+"""Disk quotas of workspace files: uploads and runs are stopped at the quota, shown on the
+workspace page, set by instance admins."""
+
+from __future__ import annotations
+
+import pytest
+
+from joliba.domain.permissions import Role
+from tests.conftest import World
+from tests.web.page_client import Pages
+from tests.pipeline_helpers import SIMPLE, push, start_run, wait_for_run
+
+FILLS = """
+import time
+from joliba import current_run, pipeline, workspace
+
+@pipeline(name="Fills")
+def fills():
+    for n in range(300):
+        with workspace.open(f"fill/{n}.bin", "wb") as out:
+            out.write(b"x" * (256 * 1024))
+        time.sleep(0.05)
+    current_run.log_info("wrote everything")
+"""
+
+
+def test_only_instance_admins_set_quotas(world: World) -> None:
+    admin, root = world.person(), world.person(superuser=True)
+    ws = world.workspace(admin)
+    world.add_member(ws, root, Role.VIEWER)
+    assert admin.api.put(f"/workspaces/{ws}/quota", json={"quota_mb": 1}).status_code == 403
+    answer = root.api.put(f"/workspaces/{ws}/quota", json={"quota_mb": 1})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"files_bytes": 0, "quota_mb": 1, "quota_source": "workspace"}
+    usage = admin.api.get(f"/workspaces/{ws}/usage").json()
+    assert usage["quota_mb"] == 1
+    entries = admin.api.get(f"/workspaces/{ws}/audit", params={"action": "workspace.quota"})
+    assert entries.json()["items"][0]["details"] == {"quota_mb": 1}
+    reset = root.api.put(f"/workspaces/{ws}/quota", json={"quota_mb": None}).json()
+    assert reset["quota_source"] == "instance"
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_uploads_and_runs_stop_at_the_quota(world: World) -> None:
+    admin, root = world.person(), world.person(superuser=True)
+    ws = world.workspace(admin)
+    assert root.api.put(f"/workspaces/{ws}/quota", json={"quota_mb": 2}).status_code == 200
+    assert admin.api.put(f"/workspaces/{ws}/files/a.bin", content=b"x" * 1_500_000).is_success
+    refused = admin.api.put(f"/workspaces/{ws}/files/b.bin", content=b"y" * 1_000_000)
+    assert refused.status_code == 413, refused.text
+    assert "disk quota of 2 MB" in refused.json()["error"]["message"]
+    names = [e["name"] for e in admin.api.get(f"/workspaces/{ws}/files").json()["items"]]
+    assert names == ["a.bin"]  # nothing half-written stays
+    with Pages(world.server.url) as pages:
+        home = pages.signed_in(admin.email, admin.password).get(f"/w/{ws}")
+        assert "1.4 MB of 2.0 MB" in home.text, home.text
+
+    push(admin.api, ws, "fills", FILLS)
+    push(admin.api, ws, "simple", SIMPLE)
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "fills")["id"], timeout=120)
+    assert run["state"] == "failed"
+    assert run["error"] == "workspace disk quota exceeded (2 MB)", run
+    # The server and the next run are fine.
+    after = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 1})["id"])
+    assert after["state"] == "succeeded"

@@ -150,3 +150,10 @@ def check_dhis2_demo(browser: httpx.Client, printed: str, dhis2_port: int) -> No
     assert connection["type"] == "dhis2"
     assert connection["fields"]["url"] == url
     assert connection["fields"]["username"] == "admin"
+    # The demo allows its own server internal addresses: the emulator is on 127.0.0.1.
+    page = browser.get("/w/demo").text
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    tested = browser.post(
+        "/api/v1/workspaces/demo/connections/dhis2-demo/test", headers={"X-CSRF-Token": csrf}
+    ).json()
+    assert tested["ok"] is True and tested["message"].startswith("connected to DHIS2 2.39"), tested

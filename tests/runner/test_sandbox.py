@@ -232,3 +232,52 @@ def test_without_bwrap_nothing_runs_and_admins_see_why(
         monkeypatch.undo()
         sandbox.bwrap_path.cache_clear()
     assert sandbox.notice(world.platform.settings) is None
+
+
+GRANTS = '''
+import json, os, urllib.request
+from joliba import current_run, pipeline
+
+def call(method, path, body):
+    request = urllib.request.Request(
+        os.environ["JOLIBA_SERVER_URL"] + "/api/v1" + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Authorization": "Bearer " + os.environ["JOLIBA_RUN_TOKEN"],
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+@pipeline(name="Grants")
+def grants():
+    ws = "/workspaces/" + os.environ["JOLIBA_WORKSPACE"]
+    invite = {"email": "accomplice@example.org", "role": "admin"}
+    current_run.log_info(f"invite={call('POST', ws + '/invitations', invite)}")
+    current_run.log_info(f"token={call('POST', '/me/tokens', {'name': 'kept'})}")
+    current_run.log_info(f"upload={call('PUT', ws + '/files/made-by-run', {'x': 1})}")
+'''
+
+
+def test_a_run_token_cannot_grant_lasting_access_and_is_named_in_the_audit(
+    world: World,
+) -> None:
+    admin = world.person()
+    ws = world.workspace(admin)
+    push(admin.api, ws, "grants", GRANTS)
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "grants")["id"])
+    seen = outcomes(log_messages(admin.api, ws, run["id"]))
+    assert seen["invite"] == "403"
+    assert seen["token"] == "403"
+    assert seen["upload"] == "201"
+    pending = admin.api.get(f"/workspaces/{ws}/invitations").json()["items"]
+    assert pending == []
+    entries = admin.api.get(f"/workspaces/{ws}/audit", params={"action": "file."}).json()["items"]
+    made = [e for e in entries if e["target"] == "made-by-run"]
+    assert made and made[0]["details"]["run_id"] == run["id"], entries
+    assert made[0]["actor_email"] == admin.email

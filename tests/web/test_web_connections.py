@@ -161,7 +161,7 @@ def test_failed_connection_test_is_red_and_masks_the_secret(world: World, pages:
         failed = client.post(f"/w/{slug}/connections/wrong/test", headers={"HX-Request": "true"})
     assert failed.status_code == 200
     assert 'class="error"' in failed.text
-    assert "DHIS2 refused the credentials (401 Unauthorized)" in failed.text
+    assert "authentication failed (the server answered HTTP 401)" in failed.text
     assert SECRET not in failed.text
 
 

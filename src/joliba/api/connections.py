@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
@@ -16,6 +17,7 @@ from joliba.schemas.common import Page
 from joliba.schemas.connections import (
     Connection,
     ConnectionCreate,
+    ConnectionEdited,
     ConnectionField,
     ConnectionTest,
     ConnectionType,
@@ -97,7 +99,9 @@ def get_connection(slug: str, access: ReadAccess, session: ReadDB) -> Connection
 
 
 @router.patch(
-    "/workspaces/{ws}/connections/{slug}", response_model=Connection, summary="Edit a connection"
+    "/workspaces/{ws}/connections/{slug}",
+    response_model=ConnectionEdited,
+    summary="Edit a connection",
 )
 def update_connection(
     slug: str,
@@ -105,8 +109,8 @@ def update_connection(
     access: WriteAccess,
     session: WriteDB,
     platform: PlatformDep,
-) -> Connection:
-    row = connections.update(
+) -> ConnectionEdited:
+    edited = connections.edit(
         session,
         access,
         platform.box,
@@ -117,7 +121,11 @@ def update_connection(
         secret_fields=body.secret_fields,
     )
     session.commit()
-    return connection_out(row)
+    return ConnectionEdited(
+        **connection_out(edited.connection).model_dump(),
+        cleared_secret_fields=edited.cleared,
+        notice=edited.notice,
+    )
 
 
 @router.delete(
@@ -144,12 +152,22 @@ async def test_connection(
     session: ReadDB,
     platform: PlatformDep,
 ) -> ConnectionTest:
-    # The remote check can take seconds: no transaction stays open while it runs.
-    request = connections.prepare_test(session, access, platform.box, slug)
-    session.close()
-    result = await run_in_threadpool(platform.checker.check, *request.args())
+    # The remote check can take seconds: no transaction stays open while it runs, and it
+    # runs in the platform's outbound pool (a few at a time, a deadline each), so that
+    # silent servers never hold the event loop or the threads that serve other requests.
+    request = await run_in_threadpool(_prepare_test, session, access, platform, slug)
+    result = await platform.outbound.run(lambda: platform.checker.check(*request.args()))
     await run_in_threadpool(_record_test, platform, access, slug, result.ok)
     return ConnectionTest(ok=result.ok, message=result.message)
+
+
+def _prepare_test(
+    session: Session, access: Access, platform: Platform, slug: str
+) -> connections.TestRequest:
+    try:
+        return connections.prepare_test(session, access, platform.box, slug)
+    finally:
+        session.close()
 
 
 def _record_test(platform: Platform, access: Access, slug: str, ok: bool) -> None:
@@ -176,9 +194,19 @@ async def search_dhis2(
         list[str] | None, Query(description="These items instead of a search (repeatable)")
     ] = None,
 ) -> DHIS2Items:
-    request = dhis2_lookups.prepare(session, access, platform.box, slug, collection)
-    session.close()  # DHIS2 may take seconds: no transaction stays open meanwhile
-    items = await run_in_threadpool(
-        lambda: platform.dhis2_lookups.search(request, q=q, limit=limit, ids=ids or [])
+    # DHIS2 may take seconds: no transaction stays open meanwhile, and the search runs in
+    # the platform's outbound pool, like connection tests.
+    request = await run_in_threadpool(_prepare_lookup, session, access, platform, slug, collection)
+    items = await platform.dhis2_lookups.find(
+        platform.outbound, request, q=q, limit=limit, ids=ids or []
     )
     return DHIS2Items(items=[DHIS2Item.model_validate(asdict(item)) for item in items])
+
+
+def _prepare_lookup(
+    session: Session, access: Access, platform: Platform, slug: str, collection: str
+) -> dhis2_lookups.LookupRequest:
+    try:
+        return dhis2_lookups.prepare(session, access, platform.box, slug, collection)
+    finally:
+        session.close()

@@ -41,6 +41,9 @@ def demo(
         overrides["home"] = home
     if "JOLIBA_BASE_URL" not in os.environ:
         overrides["base_url"] = f"http://{host}:{port}"
+    if "JOLIBA_CONNECTION_ALLOW_PRIVATE" not in os.environ:
+        # The demo's DHIS2 emulator is on 127.0.0.1: its connection must reach it.
+        overrides["connection_allow_private"] = True
     settings = Settings(**overrides)  # type: ignore[arg-type]
     url = settings.base_url
     platform = open_platform(settings)

@@ -22,6 +22,18 @@ class Connection(Model):
     updated_at: datetime
 
 
+class ConnectionEdited(Connection):
+    cleared_secret_fields: list[str] = Field(
+        default_factory=list,
+        description="Secrets this edit cleared because it changed where the connection points",
+    )
+    notice: str = Field(
+        default="",
+        description='e.g. "the password was cleared because the server URL changed; '
+        'enter it again"',
+    )
+
+
 class ConnectionCreate(Input):
     type: str = Field(description="dhis2, postgresql, s3 or custom")
     name: str = Field(min_length=1, max_length=200)

@@ -1,7 +1,14 @@
-"""Workspace connections: typed fields, secrets sealed at rest and never handed back."""
+"""Workspace connections: typed fields, secrets sealed at rest and never handed back.
+
+A secret goes only where the admin who typed it meant it to go: an edit that changes where
+a connection points (:func:`destination_fields`) clears its stored secrets, unless the same
+edit gives new ones.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Connection, utcnow
 from joliba.domain.connections import (
+    FIELDS,
     MASK,
     ConnectionType,
     parse_type,
@@ -118,6 +126,84 @@ def create(
     return connection
 
 
+#: Typed fields that say where a connection's secrets are sent, besides its URL fields.
+_DESTINATION_NAMES = frozenset({"host", "port"})
+#: Custom keys that name a place: base_url, api_host, endpoint, server, dsn, …
+_PLACE_KEY = re.compile(r"(url|uri|host|endpoint|server|address|domain|port|dsn)", re.I)
+_PLACE_VALUE = re.compile(
+    r"^[a-z][a-z0-9+.-]*://|^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,63}(:\d+)?$", re.I
+)
+
+
+@dataclass(frozen=True)
+class Edited:
+    """An updated connection, and the secrets the edit cleared because it was repointed."""
+
+    connection: Connection
+    cleared: list[str]
+    moved: list[str]
+
+    @property
+    def notice(self) -> str:
+        """What to tell the editor, e.g. 'the password was cleared because the server URL
+        changed; enter it again' (empty when nothing was cleared)."""
+        if not self.cleared:
+            return ""
+        kind = ConnectionType(self.connection.type)
+        secrets = _join([_label(kind, name) for name in self.cleared])
+        places = _join([_label(kind, name) for name in self.moved])
+        several = len(self.cleared) > 1
+        return (
+            f"the {secrets} {'were' if several else 'was'} cleared because the {places} "
+            f"changed; enter {'them' if several else 'it'} again"
+        )
+
+
+def destination_fields(kind: ConnectionType, values: dict[str, Any]) -> set[str]:
+    """The fields that decide where the secrets are sent: for typed connections the URL
+    fields and ``host``/``port`` of their definitions; for custom ones the keys that name a
+    place (``base_url``, ``api_host``, …) or whose value looks like a URL or a host name."""
+    if kind is not ConnectionType.CUSTOM:
+        return {s.name for s in FIELDS[kind] if s.kind == "url" or s.name in _DESTINATION_NAMES}
+    return {key for key, value in values.items() if _names_a_place(key, value)}
+
+
+def _names_a_place(key: str, value: Any) -> bool:
+    if _PLACE_KEY.search(key):
+        return True
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return False
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return bool(_PLACE_VALUE.match(text))
+
+
+def _moved(kind: ConnectionType, before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The destination fields an edit changed (for custom connections, removing a key
+    points nowhere new; for typed ones an emptied field means its default, a change)."""
+    places = destination_fields(kind, {**before, **after})
+    return sorted(
+        key
+        for key in places
+        if before.get(key, "") != after.get(key, "")
+        and (kind is not ConnectionType.CUSTOM or after.get(key, ""))
+    )
+
+
+def _label(kind: ConnectionType, name: str) -> str:
+    spec = next((s for s in FIELDS[kind] if s.name == name), None)
+    if spec is None:
+        return name
+    return spec.label[:1].lower() + spec.label[1:]
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def update(
     session: Session,
     access: Access,
@@ -129,11 +215,43 @@ def update(
     fields: dict[str, Any] | None = None,
     secret_fields: list[str] | None = None,
 ) -> Connection:
+    """:func:`edit`, for callers that need only the connection."""
+    return edit(
+        session,
+        access,
+        box,
+        slug,
+        name=name,
+        description=description,
+        fields=fields,
+        secret_fields=secret_fields,
+    ).connection
+
+
+def edit(
+    session: Session,
+    access: Access,
+    box: SecretBox,
+    slug: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    fields: dict[str, Any] | None = None,
+    secret_fields: list[str] | None = None,
+) -> Edited:
     """Merge ``fields`` into the stored values: a masked or absent secret keeps its value,
-    an empty string or null clears a field."""
+    an empty string or null clears a field.
+
+    When a field that decides where the secrets go changes (the URL, host, port, endpoint),
+    every stored secret that this edit does not give anew is cleared: an editor who points
+    an admin's connection at a server of their own must not get the admin's password sent
+    there by the next test or run.
+    """
     connection = get(session, access, slug)
     kind = ConnectionType(connection.type)
     changed: list[str] = []
+    cleared: list[str] = []
+    moved: list[str] = []
     if name is not None and name.strip() != connection.name:
         connection.name = check_name(name)
         changed.append("name")
@@ -142,7 +260,9 @@ def update(
         changed.append("description")
     if fields is not None or secret_fields is not None:
         stored_secret = box.open(connection.secrets_encrypted)
+        before = {str(k): str(v) for k, v in connection.fields.items()}
         merged: dict[str, Any] = {**connection.fields, **stored_secret}
+        given: set[str] = set()
         for key, value in _clean_input(fields).items():
             if value == MASK:
                 continue
@@ -150,13 +270,22 @@ def update(
                 merged.pop(key, None)
             else:
                 merged[key] = value
+                given.add(key)
             changed.append(key)
         declared = (
             set(secret_fields)
             if secret_fields is not None and kind is ConnectionType.CUSTOM
             else secret_names(kind, list(connection.secret_names))
         )
+        # Checked as merged (a repointed connection keeps a valid shape), then the secrets
+        # not given anew are dropped if it now points elsewhere.
         plain, secret = validate_fields(kind, merged, secret_keys=declared)
+        moved = _moved(kind, before, plain)
+        if moved:
+            cleared = sorted(k for k in secret if k in stored_secret and k not in given)
+            for key in cleared:
+                del secret[key]
+            changed += cleared
         connection.fields = plain
         connection.secrets_encrypted = box.seal(secret)
         connection.secret_names = sorted(secret)
@@ -169,9 +298,9 @@ def update(
             actor=access.actor,
             workspace=access.workspace,
             target=slug,
-            details={"changed": sorted(set(changed))},
+            details={"changed": sorted(set(changed)), **({"cleared": cleared} if cleared else {})},
         )
-    return connection
+    return Edited(connection=connection, cleared=cleared, moved=moved)
 
 
 def delete(session: Session, access: Access, slug: str) -> None:

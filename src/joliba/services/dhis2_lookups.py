@@ -1,13 +1,17 @@
 """Search a workspace's DHIS2 connection for the run form's pickers (data elements, org
 units, …) with the :mod:`joliba.dhis2` client, keeping answers briefly per connection.
 
-:func:`prepare` reads the connection inside a session; :meth:`DHIS2Lookups.search` then
-talks to DHIS2 with no transaction open. Errors never carry the connection's secrets.
+:func:`prepare` reads the connection inside a session; :meth:`DHIS2Lookups.find` then
+talks to DHIS2 with no transaction open, in the platform's outbound pool (a few at a time,
+one deadline each, only to checked addresses: :mod:`joliba.services.outbound`). Only the
+fields a picker shows (id, name, level, path) are taken from DHIS2's answer, each checked;
+errors say what failed in our words, never DHIS2's, and never carry the secrets.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -15,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session
 
 from joliba.dhis2.client import DHIS2
@@ -24,14 +27,24 @@ from joliba.domain.connections import MASK, ConnectionType
 from joliba.domain.errors import BadGateway, Invalid
 from joliba.domain.parameters import DHIS2_COLLECTIONS
 from joliba.services import connections
+from joliba.services.connection_checks import dhis2_reason
 from joliba.services.crypto import SecretBox
+from joliba.services.outbound import (
+    TIMEOUT_SECONDS,
+    Deadline,
+    OutboundError,
+    OutboundPool,
+    PinnedTransport,
+    Refused,
+)
 from joliba.services.workspaces import Access
 
 TTL_SECONDS = 60.0
 MAX_ENTRIES = 512
 MAX_LIMIT = 100
-TIMEOUT_SECONDS = 15.0
+MAX_NAME = 230  # DHIS2's own limit for names
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PATH = re.compile(r"(/[A-Za-z0-9_-]{1,64}){1,20}")
 
 
 @dataclass(frozen=True)
@@ -113,33 +126,58 @@ class DHIS2Lookups:
         *,
         ttl: float = TTL_SECONDS,
         max_entries: int = MAX_ENTRIES,
-        transport: httpx.BaseTransport | None = None,
+        allow_private: bool = False,
+        timeout: float = TIMEOUT_SECONDS,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self.transport = transport
+        self.allow_private = allow_private
+        self.timeout = timeout
+        self.verify = verify
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, list[Item]]] = OrderedDict()
         self._lock = threading.Lock()
+
+    async def find(
+        self,
+        pool: OutboundPool,
+        request: LookupRequest,
+        *,
+        q: str = "",
+        limit: int = 20,
+        ids: Sequence[str] = (),
+    ) -> list[Item]:
+        """:meth:`search` for the HTTP handlers: a kept answer at once, else the search in
+        ``pool`` (never in the threads or the event loop that serve pages)."""
+        hit = self.cached(request, q=q, limit=limit, ids=ids)
+        if hit is not None:
+            return hit
+        return await pool.run(lambda: self.search(request, q=q, limit=limit, ids=ids))
+
+    def cached(
+        self, request: LookupRequest, *, q: str = "", limit: int = 20, ids: Sequence[str] = ()
+    ) -> list[Item] | None:
+        """The answer kept for this search, if any (no remote call)."""
+        key, wanted = _key(request, q, limit, ids)
+        if ids and not wanted:
+            return []
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+        return None
 
     def search(
         self, request: LookupRequest, *, q: str = "", limit: int = 20, ids: Sequence[str] = ()
     ) -> list[Item]:
         """Up to ``limit`` items whose name (or id, or code) matches ``q``; with ``ids``,
-        those items instead (the picks to show again)."""
-        q = q.strip()
-        limit = max(1, min(int(limit), MAX_LIMIT))
-        # DHIS2 ids are letters and digits: anything else could not be one, and must not
-        # reach the filter's list syntax.
-        wanted = tuple(sorted({i.strip() for i in ids if _ID.fullmatch(i.strip())}))
-        key = (request.version, request.collection, q.lower(), limit, wanted)
+        those items instead (the picks to show again). Blocks: call it from a worker."""
+        hit = self.cached(request, q=q, limit=limit, ids=ids)
+        if hit is not None:
+            return hit
+        key, wanted = _key(request, q, limit, ids)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > now:
-                return hit[1]
-        if ids and not wanted:
-            return []
-        items = self._fetch(request, q, limit, wanted)
+        items = self._fetch(request, q.strip(), max(1, min(int(limit), MAX_LIMIT)), wanted)
         with self._lock:
             self._cache[key] = (now + self.ttl, items)
             self._cache.move_to_end(key)
@@ -161,15 +199,17 @@ class DHIS2Lookups:
             params["rootJunction"] = "OR"
         else:
             filters = []
+        deadline = Deadline(self.timeout)
+        transport = PinnedTransport(deadline, allow_private=self.allow_private, verify=self.verify)
         try:
             with DHIS2(
                 values.get("url", ""),
                 username=values.get("username", ""),
                 password=values.get("password", ""),
                 token=values.get("token", ""),
-                timeout=TIMEOUT_SECONDS,
-                retries=2,
-                transport=self.transport,
+                timeout=deadline.seconds,
+                retries=1,  # one attempt within the deadline: someone is typing
+                transport=transport,
             ) as client:
                 page = next(
                     client.pages(
@@ -183,22 +223,42 @@ class DHIS2Lookups:
                     [],
                 )
         except ValueError as exc:  # no credentials in the connection
+            transport.close()
             raise Invalid(f"connection '{request.slug}': {exc}") from None
+        except Refused as exc:
+            raise Invalid(
+                _masked(f"DHIS2 connection '{request.slug}': {exc.message}", values),
+                details={"connection": request.slug, "field": "fields.url"},
+            ) from None
+        except OutboundError as exc:
+            raise BadGateway(
+                _masked(f"DHIS2 connection '{request.slug}': {exc.message}", values),
+                details={"connection": request.slug, "status": 0},
+            ) from None
         except DHIS2Error as exc:
             raise BadGateway(
-                _masked(_explain(request.slug, exc), values),
+                _masked(_explain(request.slug, source, exc, transport.statuses), values),
                 details={"connection": request.slug, "status": exc.status},
             ) from None
-        return [_item(raw) for raw in page if isinstance(raw, dict) and raw.get("id")]
+        items = [_item(raw) for raw in page if isinstance(raw, dict)]
+        return [item for item in items if item is not None]
 
 
-def _explain(slug: str, exc: DHIS2Error) -> str:
+def _key(
+    request: LookupRequest, q: str, limit: int, ids: Sequence[str]
+) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    # DHIS2 ids are letters and digits: anything else could not be one, and must not
+    # reach the filter's list syntax.
+    wanted = tuple(sorted({i.strip() for i in ids if _ID.fullmatch(i.strip())}))
+    return (request.version, request.collection, q.strip().lower(), limit, wanted), wanted
+
+
+def _explain(slug: str, source: Source, exc: DHIS2Error, statuses: list[int]) -> str:
     where = f"DHIS2 connection '{slug}'"
-    if exc.status == 401:
-        return f"{where}: DHIS2 refused the credentials (401 {exc.message})"
-    if exc.status:
-        return f"{where}: DHIS2 answered {exc.status}: {exc.message}"
-    return f"{where}: {exc.message}"
+    if exc.status == 0 and not (statuses and 300 <= statuses[-1] < 400):
+        return f"{where}: not a DHIS2 server (no {source.endpoint} list in its answer)"
+    return f"{where}: {dhis2_reason(exc.status, statuses)}"
 
 
 def _masked(message: str, values: dict[str, str]) -> str:
@@ -209,12 +269,20 @@ def _masked(message: str, values: dict[str, str]) -> str:
     return message
 
 
-def _item(raw: dict[str, Any]) -> Item:
+def _item(raw: dict[str, Any]) -> Item | None:
+    """The fields a picker shows, each checked; None for what cannot be a DHIS2 item."""
+    uid = raw.get("id")
+    if not isinstance(uid, str) or not _ID.fullmatch(uid):
+        return None
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        name = raw.get("displayName")
+    shown = " ".join(name.split())[:MAX_NAME] if isinstance(name, str) else ""
     level = raw.get("level")
     path = raw.get("path")
     return Item(
-        id=str(raw["id"]),
-        name=str(raw.get("name") or raw.get("displayName") or raw["id"]),
-        level=level if isinstance(level, int) else None,
-        path=path if isinstance(path, str) else None,
+        id=uid,
+        name=shown if shown and shown.isprintable() else uid,
+        level=level if isinstance(level, int) and not isinstance(level, bool) else None,
+        path=path if isinstance(path, str) and _PATH.fullmatch(path) else None,
     )

@@ -11,6 +11,7 @@ from joliba.db.engine import Database
 from joliba.services.connection_checks import ConnectionChecker
 from joliba.services.crypto import SecretBox
 from joliba.services.dhis2_lookups import DHIS2Lookups
+from joliba.services.outbound import OutboundPool
 from joliba.services.run_signals import RunSignals
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
@@ -26,6 +27,9 @@ class Platform:
     checker: ConnectionChecker = field(default_factory=ConnectionChecker)
     #: The run form's DHIS2 pickers search through it (answers cached briefly).
     dhis2_lookups: DHIS2Lookups = field(default_factory=DHIS2Lookups)
+    #: Connection tests and DHIS2 searches run here, a few at a time, in threads of their
+    #: own: never in the event loop or the threads that serve pages.
+    outbound: OutboundPool = field(default_factory=OutboundPool)
     signals: RunSignals = field(default_factory=RunSignals)
     #: Set when a table file is stored, so the profiler starts without polling.
     profiles_waiting: threading.Event = field(default_factory=threading.Event)
@@ -40,7 +44,8 @@ class Platform:
             db=Database(settings.resolved_database_url),
             store=ObjectStore(settings.resolved_storage_url, settings.storage_options),
             box=SecretBox(settings.secret_key_value()),
-            checker=checker or ConnectionChecker(),
+            checker=checker or ConnectionChecker(allow_private=settings.connection_allow_private),
+            dhis2_lookups=DHIS2Lookups(allow_private=settings.connection_allow_private),
         )
 
     @cached_property
@@ -52,4 +57,5 @@ class Platform:
         return TableCache(self.store.blobs(), self.settings.runtime_dir / "tables", limits)
 
     def close(self) -> None:
+        self.outbound.close()
         self.db.dispose()

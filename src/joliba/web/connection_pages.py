@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from joliba.api.deps import PlatformDep
@@ -116,7 +117,7 @@ def connection_update(
                 # The form sends every field: pass on only real changes, so the audit
                 # entry names what was changed.
                 values = {k: v for k, v in values.items() if not _unchanged(row, k, v)}
-            connections.update(
+            edited = connections.edit(
                 session,
                 access,
                 platform.box,
@@ -133,7 +134,10 @@ def connection_update(
             row = connections.get(session, access, slug)
         shown = _echo(form, row.type, row)
         return _form_page(request, access, row, shown, error=message, status=status)
-    return see_other(f"/w/{ws}/connections/{slug}/edit", "Connection saved.")
+    saved = "Connection saved."
+    if edited.notice:  # "The password was cleared because the server URL changed; …"
+        saved += f" {edited.notice[:1].upper()}{edited.notice[1:]}."
+    return see_other(f"/w/{ws}/connections/{slug}/edit", saved)
 
 
 @router.post("/w/{ws}/connections/{slug}/delete")
@@ -145,17 +149,28 @@ def connection_delete(platform: PlatformDep, actor: PageActor, ws: str, slug: st
 
 
 @router.post("/w/{ws}/connections/{slug}/test")
-def connection_test(
+async def connection_test(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, slug: str
 ) -> Response:
+    access, prepared = await run_in_threadpool(_prepare_test, platform, actor, ws, slug)
+    # The remote check can take seconds: no transaction stays open while it runs, and it
+    # runs in the platform's outbound pool, never in the threads that serve pages.
+    result = await platform.outbound.run(lambda: platform.checker.check(*prepared.args()))
+    await run_in_threadpool(_record_test, platform, access, slug, result.ok)
+    return render(request, "_connection_test.html", {"result": result})
+
+
+def _prepare_test(
+    platform: Platform, actor: Actor, ws: str, slug: str
+) -> tuple[Access, connections.TestRequest]:
     with platform.db.session(write=False) as session:
         access = workspaces.authorize(session, actor, ws, Action.CONNECTION_TEST)
-        prepared = connections.prepare_test(session, access, platform.box, slug)
-    # The remote check can take seconds: no transaction stays open while it runs.
-    result = platform.checker.check(*prepared.args())
+        return access, connections.prepare_test(session, access, platform.box, slug)
+
+
+def _record_test(platform: Platform, access: Access, slug: str, ok: bool) -> None:
     with platform.db.transaction() as session:
-        connections.record_test(session, access, slug, ok=result.ok)
-    return render(request, "_connection_test.html", {"result": result})
+        connections.record_test(session, access, slug, ok=ok)
 
 
 def _authorize(platform: Platform, actor: Actor, ws: str, action: Action) -> Access:

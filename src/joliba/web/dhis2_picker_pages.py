@@ -14,12 +14,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from joliba.api.deps import PlatformDep
 from joliba.domain.errors import BadGateway, Invalid, NotFound
 from joliba.domain.permissions import Action
 from joliba.services import dhis2_lookups, pipelines, runs, workspaces
+from joliba.services.actors import Actor
 from joliba.services.dhis2_lookups import Item, LookupRequest
+from joliba.services.platform import Platform
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.pipeline_pages import PREFIX
 from joliba.web.render import render
@@ -48,7 +51,7 @@ class Picker:
 
 
 @router.get("/w/{ws}/pipelines/{code}/pickers/{param}")
-def picker_options(
+async def picker_options(
     request: Request,
     platform: PlatformDep,
     actor: PageActor,
@@ -59,6 +62,39 @@ def picker_options(
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     picked = [v.strip() for v in request.query_params.getlist(PREFIX + param) if v.strip()]
+    picker, lookup = await run_in_threadpool(
+        _prepare, request, platform, actor, ws, code, param, version
+    )
+    status = 200
+    found: list[Item] = []
+    names: dict[str, Item] = {}
+    if lookup is not None:
+        # DHIS2 may take seconds: no database session stays open meanwhile, and the search
+        # runs in the platform's outbound pool, never in the threads that serve pages.
+        lookups, pool = platform.dhis2_lookups, platform.outbound
+        try:
+            found = await lookups.find(pool, lookup, q=q, limit=LIMIT)
+            if picked:
+                names = {i.id: i for i in await lookups.find(pool, lookup, ids=picked)}
+        except (BadGateway, Invalid) as exc:
+            picker.error = exc.message
+            status = 502 if isinstance(exc, BadGateway) else 400
+    # The ticked items stay first (and ticked) whatever the search, so no pick is lost.
+    picker.options = [Option(names.get(i) or Item(id=i, name=i), True) for i in picked]
+    ticked = set(picked)
+    picker.options += [Option(item, False) for item in found if item.id not in ticked]
+    return render(request, "_dhis2_options.html", {"picker": picker}, status=status)
+
+
+def _prepare(
+    request: Request,
+    platform: Platform,
+    actor: Actor,
+    ws: str,
+    code: str,
+    param: str,
+    version: int | None,
+) -> tuple[Picker, LookupRequest | None]:
     lookup: LookupRequest | None = None
     with platform.db.session(write=False) as session:
         access = workspaces.authorize(session, actor, ws, Action.PIPELINE_RUN)
@@ -78,20 +114,4 @@ def picker_options(
                 )
             except (Invalid, NotFound) as exc:
                 picker.error = exc.message
-    status = 200
-    found: list[Item] = []
-    names: dict[str, Item] = {}
-    if lookup is not None:
-        # DHIS2 may take seconds: no database session stays open meanwhile.
-        try:
-            found = platform.dhis2_lookups.search(lookup, q=q, limit=LIMIT)
-            if picked:
-                names = {i.id: i for i in platform.dhis2_lookups.search(lookup, ids=picked)}
-        except (BadGateway, Invalid) as exc:
-            picker.error = exc.message
-            status = 502 if isinstance(exc, BadGateway) else 400
-    # The ticked items stay first (and ticked) whatever the search, so no pick is lost.
-    picker.options = [Option(names.get(i) or Item(id=i, name=i), True) for i in picked]
-    ticked = set(picked)
-    picker.options += [Option(item, False) for item in found if item.id not in ticked]
-    return render(request, "_dhis2_options.html", {"picker": picker}, status=status)
+    return picker, lookup

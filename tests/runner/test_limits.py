@@ -8,6 +8,7 @@ import pytest
 from joliba.domain.permissions import Role
 from tests.conftest import World
 from tests.pipeline_helpers import SIMPLE, push, start_run, wait_for_run
+from tests.web.page_client import Pages
 
 pytestmark = pytest.mark.usefixtures("needs_sandbox")
 
@@ -106,3 +107,25 @@ def test_admins_set_a_pipelines_own_limits(world: World) -> None:
     assert run["error"] == "out of memory (limit 300 MB)", run
     audit = admin.api.get(f"/workspaces/{ws}/audit", params={"action": "pipeline.limits"})
     assert audit.json()["items"][0]["details"] == {"memory_mb": 300}
+
+
+def test_the_pipeline_page_shows_limits_and_lets_admins_set_them(world: World) -> None:
+    admin, editor = world.person(), world.person()
+    ws = world.workspace(admin)
+    world.add_member(ws, editor, Role.EDITOR)
+    push(admin.api, ws, "simple", SIMPLE)
+    with Pages(world.server.url) as pages:
+        as_admin = pages.signed_in(admin.email, admin.password)
+        page = as_admin.get(f"/w/{ws}/pipelines/simple")
+        assert 'name="memory_mb"' in page.text and 'placeholder="4096"' in page.text
+        saved = as_admin.post(f"/w/{ws}/pipelines/simple/limits", {"memory_mb": "512"})
+        assert saved.status_code == 303 and "Limits+saved" in saved.headers["location"]
+        bad = as_admin.post(f"/w/{ws}/pipelines/simple/limits", {"processes": "lots"})
+        assert "a+whole+number" in bad.headers["location"]
+        as_editor = pages.signed_in(editor.email, editor.password)
+        shown = as_editor.get(f"/w/{ws}/pipelines/simple").text
+        assert 'name="memory_mb"' not in shown and "<dd>512" in shown
+        refused = as_editor.post(f"/w/{ws}/pipelines/simple/limits", {"memory_mb": "1"})
+        assert refused.status_code == 403
+    limits = admin.api.get(f"/workspaces/{ws}/pipelines/simple").json()["limits"]
+    assert limits["memory_mb"] == 512 and limits["processes"] is None

@@ -7,8 +7,8 @@ import pytest
 
 from joliba.domain.permissions import Role
 from tests.conftest import World
-from tests.web.page_client import Pages
 from tests.pipeline_helpers import SIMPLE, push, start_run, wait_for_run
+from tests.web.page_client import Pages
 
 FILLS = """
 import time

@@ -234,7 +234,7 @@ def test_without_bwrap_nothing_runs_and_admins_see_why(
     assert sandbox.notice(world.platform.settings) is None
 
 
-GRANTS = '''
+GRANTS = """
 import json, os, urllib.request
 from joliba import current_run, pipeline
 
@@ -261,7 +261,7 @@ def grants():
     current_run.log_info(f"invite={call('POST', ws + '/invitations', invite)}")
     current_run.log_info(f"token={call('POST', '/me/tokens', {'name': 'kept'})}")
     current_run.log_info(f"upload={call('PUT', ws + '/files/made-by-run', {'x': 1})}")
-'''
+"""
 
 
 def test_a_run_token_cannot_grant_lasting_access_and_is_named_in_the_audit(

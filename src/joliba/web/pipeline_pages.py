@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -25,10 +25,11 @@ from joliba.api.deps import PlatformDep
 from joliba.api.views import pipeline_view, run_view
 from joliba.db.tables import Pipeline, PipelineVersion
 from joliba.domain.errors import Invalid, NotFound
-from joliba.domain.paging import PageRequest
+from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.parameters import CONNECTION_TYPES, ParameterSpec, parse_text
 from joliba.domain.permissions import Action
 from joliba.domain.runs import Trigger
+from joliba.runner.sandbox import Limits
 from joliba.schemas.pipelines import Run
 from joliba.services import connections, pipelines, runs, schedules, triggers, workspaces
 from joliba.services.actors import Actor
@@ -120,7 +121,7 @@ def pipeline_list(
     platform: PlatformDep,
     actor: PageActor,
     ws: str,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     with platform.db.session(write=False) as session:
         access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
@@ -143,7 +144,8 @@ def pipeline_page(
         pipeline = pipelines.get(session, access, code)
         version = pipelines.latest_version(session, pipeline)
         fields = parameter_fields(session, access, version, None) if version else []
-        context = _page_context(session, access, pipeline, version, fields)
+        limits = Limits.from_settings(platform.settings)
+        context = _page_context(session, access, pipeline, version, fields, instance=limits)
     return render(request, "pipeline.html", context)
 
 
@@ -158,7 +160,7 @@ def run_create(
             pipeline = pipelines.get(session, access, code)
             # The version the form was drawn from: a push meanwhile must not reinterpret it.
             version = pipelines.get_version(
-                session, pipeline, int(number) if number.isdigit() else None
+                session, pipeline, int(number) if number.isascii() and number.isdigit() else None
             )
             run = runs.queue(
                 session,
@@ -217,14 +219,20 @@ def _form_again(
         version: PipelineVersion | None
         try:
             version = pipelines.get_version(
-                session, pipeline, int(number) if number.isdigit() else None
+                session, pipeline, int(number) if number.isascii() and number.isdigit() else None
             )
         except NotFound:
             version = pipelines.latest_version(session, pipeline)
         fields = parameter_fields(session, access, version, form) if version else []
         shown_apart = not mark_parameter_error(fields, exc)
         context = _page_context(
-            session, access, pipeline, version, fields, error=message if shown_apart else ""
+            session,
+            access,
+            pipeline,
+            version,
+            fields,
+            instance=Limits.from_settings(platform.settings),
+            error=message if shown_apart else "",
         )
     return render(request, "pipeline.html", context, status=status)
 
@@ -346,6 +354,46 @@ def _chart(views: Sequence[Run], now: datetime) -> list[Bar]:
     return bars
 
 
+LIMIT_FIELDS = (
+    ("memory_mb", "Memory (MB)"),
+    ("cpu_seconds", "CPU time (s)"),
+    ("processes", "Processes and threads"),
+    ("file_mb", "Largest file (MB)"),
+    ("open_files", "Open files"),
+)
+
+
+@router.post("/w/{ws}/pipelines/{code}/limits")
+def limits_update(
+    request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
+) -> Response:
+    chosen: dict[str, int | None] = {}
+    for name, label in LIMIT_FIELDS:
+        value = text(form, name)
+        if value and not (value.isascii() and value.isdigit()):
+            return see_other(
+                f"/w/{ws}/pipelines/{code}#limits", f"{label}: a whole number, or empty"
+            )
+        chosen[name] = int(value) if value else None
+    instance = asdict(Limits.from_settings(platform.settings))
+    try:
+        with platform.db.transaction() as session:
+            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_LIMITS)
+            pipelines.set_limits(session, access, code, chosen, instance=instance)
+    except Invalid as exc:
+        return see_other(f"/w/{ws}/pipelines/{code}#limits", exc.message)
+    return see_other(f"/w/{ws}/pipelines/{code}#limits", "Limits saved.")
+
+
+def _limit_rows(pipeline: Pipeline, instance: Limits) -> list[dict[str, Any]]:
+    """Each limit: the instance's value, the pipeline's own (None: none set)."""
+    own = pipeline.limits or {}
+    return [
+        {"name": n, "label": label, "instance": getattr(instance, n), "own": own.get(n)}
+        for n, label in LIMIT_FIELDS
+    ]
+
+
 def _page_context(
     session: Session,
     access: Access,
@@ -353,6 +401,7 @@ def _page_context(
     version: PipelineVersion | None,
     fields: list[FormField],
     *,
+    instance: Limits,
     error: str = "",
 ) -> dict[str, Any]:
     versions, version_total = pipelines.list_versions(
@@ -379,6 +428,8 @@ def _page_context(
         trigger_sources=[code for _, code in triggers.list_for(session, pipeline)],
         chart={"width": RUNS_CHARTED * CHART_SLOT, "height": CHART_HEIGHT, "bar": CHART_BAR},
         can_run=access.allows(Action.PIPELINE_RUN) and not access.workspace.archived,
+        limits=_limit_rows(pipeline, instance),
+        can_set_limits=access.allows(Action.PIPELINE_LIMITS) and not access.workspace.archived,
         error=error,
         duration=duration_text,
         trigger_text=trigger_text,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import select
 import shutil
 import socket
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from joliba.domain.addresses import HostPattern, is_internal
+from joliba.sdk.relay import splice
 
 log = logging.getLogger("joliba.runner")
 
@@ -220,7 +220,7 @@ class RunNetwork:
                 upstream.sendall(rest)
             client.settimeout(None)
             upstream.settimeout(None)
-            _splice(client, upstream)
+            splice(client, upstream)
         except Refused as exc:
             self.on_refused(str(exc))
             _answer(client, 400, str(exc))
@@ -298,22 +298,3 @@ def _answer(sock: socket.socket, status: int, message: str) -> None:
     )
     with contextlib.suppress(OSError):
         sock.sendall(head.encode() + body)
-
-
-def _splice(a: socket.socket, b: socket.socket) -> None:
-    """Copy bytes both ways until both sides have finished sending."""
-    peers = {a: b, b: a}
-    open_ends = {a, b}
-    while open_ends:
-        readable, _, _ = select.select(list(open_ends), [], [], 60.0)
-        for sock in readable:
-            try:
-                chunk = sock.recv(_CHUNK)
-            except OSError:
-                chunk = b""
-            if chunk:
-                peers[sock].sendall(chunk)
-                continue
-            open_ends.discard(sock)
-            with contextlib.suppress(OSError):
-                peers[sock].shutdown(socket.SHUT_WR)

@@ -54,7 +54,7 @@ def _relay(client: socket.socket, socket_path: str, endpoint: tuple[str, int] | 
         upstream.connect(socket_path)
         if endpoint is not None and not _tunnel(upstream, endpoint):
             return
-        _splice(client, upstream)
+        splice(client, upstream)
     except OSError:
         pass
     finally:
@@ -82,7 +82,8 @@ def _tunnel(upstream: socket.socket, endpoint: tuple[str, int]) -> bool:
     return False
 
 
-def _splice(a: socket.socket, b: socket.socket) -> None:
+def splice(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until both sides have finished sending (also the run proxy's)."""
     peers = {a: b, b: a}
     open_ends = {a, b}
     while open_ends:

@@ -47,6 +47,16 @@ def fills():
     current_run.log_info("wrote 8 MiB")
 """
 
+SPINS = """
+from joliba import current_run, pipeline
+
+@pipeline(name="Spins")
+def spins():
+    n = 0
+    while True:
+        n += 1
+"""
+
 
 def _ends_with_limit(
     world: World, monkeypatch: pytest.MonkeyPatch, source: str, setting: str, value: int
@@ -87,6 +97,14 @@ def test_a_run_past_its_file_size_limit_ends_with_that_reason(
     run = _ends_with_limit(world, monkeypatch, FILLS, "run_file_mb", 2)
     assert run["state"] == "failed"
     assert run["error"] == "a file grew past the size limit (2 MB)", run
+
+
+def test_a_run_past_its_cpu_time_ends_with_that_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _ends_with_limit(world, monkeypatch, SPINS, "run_cpu_seconds", 1)
+    assert run["state"] == "failed"
+    assert run["error"] == "CPU time limit reached (1 s)", run
 
 
 def test_admins_set_a_pipelines_own_limits(world: World) -> None:

@@ -89,6 +89,8 @@ def hostile(targets):
     attempt("shadow", lambda: read("/etc/shadow"))
     attempt("passwd", lambda: open("/etc/passwd").read().count("\\n"))
     attempt("uid", lambda: os.getuid())
+    attempt("nice", lambda: os.nice(0))
+    attempt("renice", lambda: os.nice(-10))
     attempt("raw_postgres", lambda: raw_connect("127.0.0.1", 5432))
     attempt("proxy_postgres", lambda: http_via_proxy("http://127.0.0.1:5432/"))
     attempt("proxy_private", lambda: http_via_proxy("http://10.255.255.1:80/"))
@@ -182,6 +184,9 @@ def test_a_hostile_run_reaches_nothing_but_its_own_workspace(world: World) -> No
     pids = json.loads(seen["processes"])
     assert os.getpid() not in pids and len(pids) < 10, pids
     assert seen["uid"] == str(sandbox.UID)
+    # Below the server's CPU priority, for good.
+    assert seen["nice"] == "10"
+    assert seen["renice"] == "refused PermissionError"
     assert seen["passwd"] == "2"
     # No way to the server's loopback services; the proxy refuses private addresses.
     assert seen["raw_postgres"].startswith("refused ConnectionRefusedError"), seen["raw_postgres"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 
 from joliba.runner.sandbox import Limits
-from joliba.sdk.limits import OUT_OF_MEMORY
+from joliba.sdk.limits import OUT_OF_CPU, OUT_OF_MEMORY
 
 #: Lines on stderr that mean a limit was reached, by limit.
 _MEMORY = (OUT_OF_MEMORY, "MemoryError", "memory allocation of", "std::bad_alloc")
@@ -40,12 +40,26 @@ class LimitReasons:
             self._seen = f"too many processes or threads (limit {self.limits.processes})"
         elif self.limits.file_mb and any(mark in line for mark in _FILE_SIZE):
             self._seen = f"a file grew past the size limit ({self.limits.file_mb} MB)"
+        elif self.limits.cpu_seconds and OUT_OF_CPU in line:
+            self._seen = f"CPU time limit reached ({self.limits.cpu_seconds} s)"
 
     def reason(self, exit_code: int | None) -> str | None:
         """The limit the run ended on, or None when it failed for another reason."""
-        if exit_code is not None and exit_code < 0:
-            if -exit_code == signal.SIGXCPU and self.limits.cpu_seconds:
-                return f"CPU time limit reached ({self.limits.cpu_seconds} s)"
-            if -exit_code == signal.SIGXFSZ and self.limits.file_mb:
-                return f"a file grew past the size limit ({self.limits.file_mb} MB)"
+        killed = signal_of(exit_code)
+        if killed == signal.SIGXCPU and self.limits.cpu_seconds:
+            return f"CPU time limit reached ({self.limits.cpu_seconds} s)"
+        if killed == signal.SIGXFSZ and self.limits.file_mb:
+            return f"a file grew past the size limit ({self.limits.file_mb} MB)"
         return self._seen
+
+
+def signal_of(exit_code: int | None) -> signal.Signals | None:
+    """The signal that ended a process: a negative code from Popen, or 128 + N from bwrap
+    (which exits that way when the sandboxed process dies of signal N)."""
+    if exit_code is None:
+        return None
+    number = -exit_code if exit_code < 0 else exit_code - 128 if exit_code > 128 else 0
+    try:
+        return signal.Signals(number) if number else None
+    except ValueError:
+        return None

@@ -38,7 +38,7 @@ from joliba.domain.addresses import parse_allow_list
 from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
 from joliba.runner import process_group
 from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
-from joliba.runner.limit_reasons import LimitReasons
+from joliba.runner.limit_reasons import LimitReasons, signal_of
 from joliba.runner.packages import CodeCache, requirements_text
 from joliba.runner.process_group import GATE, ProcessGroup
 from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patterns
@@ -207,8 +207,8 @@ class RunProcess:
                 state, reason = RunState.SUCCEEDED, ""
             elif (limit := self._reasons.reason(code)) is not None:
                 state, reason = RunState.FAILED, limit
-            elif code is not None and code < 0:
-                state, reason = RunState.FAILED, f"killed by signal {signal.Signals(-code).name}"
+            elif (killed := signal_of(code)) is not None:
+                state, reason = RunState.FAILED, f"killed by signal {killed.name}"
             else:
                 state, reason = RunState.FAILED, f"exited with code {code}"
         return self._finish(state, code, reason)

@@ -1,15 +1,18 @@
 """Resource limits a sandboxed run sets on itself before any pipeline code is imported.
 
 The runner passes them as JSON in ``JOLIBA_LIMITS``. They are set as both soft and hard
-limits, so pipeline code cannot raise them again. Processes are counted inside the run's own
+limits (CPU time: the hard one a little later, so that SIGXCPU can say why), so pipeline
+code cannot raise them again. Processes are counted inside the run's own
 user namespace, so the limit covers this run's processes and threads only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import signal
 import sys
 
 _MB = 1024 * 1024
@@ -25,6 +28,16 @@ _RESOURCES = {
 
 #: Printed on stderr when memory runs out; the runner reads it to name the reason.
 OUT_OF_MEMORY = "joliba: out of memory"
+#: Printed on stderr at the CPU time limit.
+OUT_OF_CPU = "joliba: CPU time limit reached"
+_CPU_GRACE = 2
+
+
+def _out_of_cpu(signum: int, frame: object) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, OUT_OF_CPU.encode() + b"\n")
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGXCPU)
 
 
 def apply_from_env() -> dict[str, int]:
@@ -42,8 +55,14 @@ def apply_from_env() -> dict[str, int]:
         limit = value * unit
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
-        resource.setrlimit(kind, (limit, limit))
+        # CPU time: SIGXCPU at the limit (it says why), SIGKILL a little later if ignored.
+        ceiling = limit + _CPU_GRACE if kind == resource.RLIMIT_CPU else limit
+        if hard != resource.RLIM_INFINITY:
+            ceiling = min(ceiling, hard)
+        resource.setrlimit(kind, (limit, ceiling))
         applied[name] = value
+    if "cpu_seconds" in applied:
+        signal.signal(signal.SIGXCPU, _out_of_cpu)
     nice = int(wanted.get("nice") or 0)
     if nice > 0:
         os.nice(nice)  # raising it back needs a privilege the sandbox does not have

@@ -16,6 +16,7 @@ from joliba.api import (
     me,
     members,
     pipelines,
+    responses,
     runs,
     schedules,
     triggers,
@@ -57,4 +58,5 @@ def create_api(version: str) -> FastAPI:
     for router in ROUTERS:
         api.include_router(router)
     errors.install(api)
+    responses.install(api)
     return api

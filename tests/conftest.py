@@ -158,7 +158,15 @@ class LiveServer:
     """uvicorn serving an app on a free port of 127.0.0.1, in a background thread."""
 
     def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        # As `joliba serve`: the app, not uvicorn, decides what X-Forwarded-For is worth.
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -184,6 +192,24 @@ def server(platform: Platform) -> Iterator[LiveServer]:
     with LiveServer(app) as live:
         # As in production, BASE_URL is where the server is reached (links, run processes).
         platform.settings.base_url = live.url
+        yield live
+
+
+@contextmanager
+def variant_server(platform: Platform, **changes: Any) -> Iterator[LiveServer]:
+    """Another server on the same database, storage and key, with some settings changed; it
+    runs no pipelines and profiles no tables (the main server does)."""
+    settings = platform.settings.model_copy(update={"max_runs": 0, "profile_workers": 0, **changes})
+    other = Platform.from_settings(settings)
+    with LiveServer(create_app(platform=other)) as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def proxied_server(platform: Platform) -> Iterator[LiveServer]:
+    """A server behind a reverse proxy on 127.0.0.1 (and proxies in 10.0.0.0/8): tests play
+    clients from any address by sending X-Forwarded-For."""
+    with variant_server(platform, trusted_proxies="127.0.0.1, 10.0.0.0/8") as live:
         yield live
 
 

@@ -13,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joliba import __version__
+from joliba.api.downloads import SANDBOX_CSP
 from joliba.api.limits import BodyLimit
+from joliba.api.proxies import ClientAddress
 from joliba.api.router import create_api
 from joliba.db.migrate import upgrade
 from joliba.logs import install_redaction
@@ -37,9 +39,20 @@ _SECURITY_HEADERS = [
 ]
 
 
+#: With an https BASE_URL: browsers use https only, for a year, on subdomains too.
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+#: Downloads (``Content-Disposition: attachment``) never run as this site's content.
+_DOWNLOAD_HEADERS = [
+    (k, SANDBOX_CSP.encode() if k == b"content-security-policy" else v)
+    for k, v in _SECURITY_HEADERS
+]
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.pages = [*_SECURITY_HEADERS, _HSTS] if hsts else _SECURITY_HEADERS
+        self.downloads = [*_DOWNLOAD_HEADERS, _HSTS] if hsts else _DOWNLOAD_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,8 +61,11 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+                present = {k.lower(): v for k, v in message.get("headers", [])}
+                disposition = present.get(b"content-disposition", b"").lower()
+                download = disposition.startswith(b"attachment")
+                defaults = self.downloads if download else self.pages
+                extra = [(k, v) for k, v in defaults if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -98,5 +114,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     pages.install(app)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_json_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=platform.settings.secure_cookies)
+    app.add_middleware(ClientAddress, trusted=platform.settings.trusted_networks)
     return app

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from joliba.domain.proxies import Network, parse_networks
+
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 
 
@@ -140,8 +142,14 @@ class Settings(BaseSettings):
     )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Public address of this server, used in links (invitations) and to decide "
-        "whether cookies are marked Secure (https).",
+        description="Public address of this server, used in links (invitations); https:// "
+        "marks cookies Secure and sends Strict-Transport-Security.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (10.0.0.1, 10.0.0.0/8) of reverse "
+        "proxies in front of the server: X-Forwarded-For is read only from them, right-most "
+        "untrusted address first. Default: none (the client is the direct peer).",
     )
     session_days: int = Field(
         default=14, ge=1, description="How long a browser session lasts after sign-in (days)."
@@ -152,11 +160,13 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Failed sign-ins allowed per email (and 4x that per client address) in "
-        "LOGIN_WINDOW_MINUTES before sign-in is refused with 429.",
+        description="Failed sign-ins per email (and 4x that per client address) that go "
+        "without delay; each further one doubles the wait before the next try (30 s, 1 min, "
+        "…; 429 with Retry-After meanwhile). Failures older than a day are forgotten; a "
+        "browser or address that signed in to the account before counts only its own.",
     )
     login_window_minutes: int = Field(
-        default=15, ge=1, description="Window over which failed sign-ins are counted (minutes)."
+        default=15, ge=1, description="The longest wait failed sign-ins impose (minutes)."
     )
     max_upload_bytes: int = Field(
         default=0,
@@ -202,6 +212,16 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         # Absolute, so that paths handed to runs and subprocesses mean the same from anywhere.
         return value.expanduser().absolute()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def resolved_database_url(self) -> str:

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from joliba.db.tables import ApiToken, utcnow
+from joliba.db.tables import ApiToken, AuditEntry, utcnow
+from joliba.services import users
 from joliba.services.crypto import token_hash
 from tests.conftest import World
 
@@ -82,3 +83,59 @@ def test_restricted_tokens_cannot_mint_or_escape(world: World) -> None:
     stranger = world.person()
     r = stranger.api.post("/me/tokens", json={"name": "x", "workspace": ws})
     assert r.status_code == 404
+
+
+def _reset_or_deactivate(world: World, email: str, how: str) -> users.Revoked:
+    with world.platform.db.transaction() as session:
+        user = users.get_by_email(session, email)
+        assert user is not None
+        if how == "reset":
+            return users.reset_password(session, user, "a brand new password")
+        return users.deactivate(session, user)
+
+
+def test_password_reset_and_deactivation_revoke_every_token(world: World) -> None:
+    for how in ("reset", "deactivate"):
+        person = world.person()
+        ws = world.workspace(person)
+        scoped = world.client(world.token_for(person, ws))
+        assert person.api.post(f"/workspaces/{ws}/datasets", json={"name": "d"}).status_code == 201
+        made = person.api.post(f"/workspaces/{ws}/datasets/d/tokens", json={"name": "bi"})
+        assert made.status_code == 201, made.text
+        reader = world.client(made.json()["token"])
+        assert reader.get(f"/workspaces/{ws}/datasets/d").status_code == 200
+        bystander = world.person()  # someone else's token is left alone
+        assert scoped.get("/me").status_code == 200
+
+        revoked = _reset_or_deactivate(world, person.email, how)
+
+        assert (revoked.tokens, revoked.dataset_tokens) == (2, 1), how
+        for client in (person.api, scoped):
+            r = client.get("/me")
+            assert r.status_code == 401, (how, r.text)
+        assert reader.get(f"/workspaces/{ws}/datasets/d").status_code == 401
+        assert bystander.api.get("/me").status_code == 200
+        with world.platform.db.session() as session:
+            rows = session.scalars(
+                select(AuditEntry).where(AuditEntry.target == person.email)
+            ).all()
+            action = "user.password_reset" if how == "reset" else "user.deactivate"
+            entry = next(r for r in rows if r.action == action)
+            assert entry.details == {"tokens_revoked": 2, "dataset_tokens_revoked": 1}
+            revokes = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "token.revoke")
+            ).all()
+            mine = [r for r in revokes if (r.details or {}).get("user") == person.email]
+            assert len(mine) == 2 and {r.details["reason"] for r in mine} == {
+                "password reset" if how == "reset" else "deactivation"
+            }
+
+
+def test_changing_your_own_password_keeps_your_tokens(world: World) -> None:
+    person = world.person()
+    r = person.api.post(
+        "/me/password",
+        json={"current_password": person.password, "new_password": "another long one"},
+    )
+    assert r.status_code == 204, r.text
+    assert person.api.get("/me").status_code == 200

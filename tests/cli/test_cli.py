@@ -94,6 +94,44 @@ def test_users_tokens_workspaces(platform: Platform, server: LiveServer, tmp_pat
     assert unknown.returncode == 2
 
 
+def test_password_reset_and_deactivation_revoke_tokens(
+    platform: Platform, server: LiveServer, tmp_path: Path
+) -> None:
+    email = f"{unique()}@example.org"
+    assert run(platform, tmp_path, "users", "create", email, "--password", PASSWORD).returncode == 0
+
+    def token() -> httpx.Client:
+        made = run(platform, tmp_path, "tokens", "create", email)
+        assert made.returncode == 0, made.stderr
+        secret = made.stdout.strip().splitlines()[-1]
+        return httpx.Client(
+            base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {secret}"}
+        )
+
+    with token() as first, token() as second:
+        assert first.get("/me").status_code == 200 and second.get("/me").status_code == 200
+        reset = run(
+            platform, tmp_path, "users", "set-password", email, "--password", "a new long one"
+        )
+        assert reset.returncode == 0, reset.stderr
+        assert "2 API token(s)" in reset.stdout and "revoked" in reset.stdout
+        assert first.get("/me").status_code == 401 and second.get("/me").status_code == 401
+    with token() as third:
+        assert third.get("/me").status_code == 200
+        off = run(platform, tmp_path, "users", "deactivate", email)
+        assert off.returncode == 0, off.stderr
+        assert "deactivated" in off.stdout and "1 API token(s)" in off.stdout
+        assert third.get("/me").status_code == 401
+    listed = json.loads(run(platform, tmp_path, "users", "list", "--json").stdout)
+    assert next(u for u in listed if u["email"] == email)["active"] is False
+    on = run(platform, tmp_path, "users", "activate", email)
+    assert on.returncode == 0 and "activated" in on.stdout
+    with token() as fourth:  # a token made after reactivation works; the old ones stay dead
+        assert fourth.get("/me").status_code == 200
+    missing = run(platform, tmp_path, "users", "deactivate", f"{unique()}@example.org")
+    assert missing.returncode == 2
+
+
 def test_db_commands(platform: Platform, tmp_path: Path) -> None:
     upgraded = run(platform, tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0 and "revision" in upgraded.stdout

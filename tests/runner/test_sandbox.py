@@ -233,6 +233,11 @@ def test_without_bwrap_nothing_runs_and_admins_see_why(
         assert ended["state"] == "failed"
         assert "needs bubblewrap" in ended["error"], ended
         assert "needs bubblewrap" in (sandbox.notice(world.platform.settings) or "")
+        # Nor is pipeline.py read at push: the push is refused, saying why, and nothing kept.
+        refused = push(admin.api, ws, "simple", expect=503)
+        assert "needs bubblewrap" in refused["error"]["message"], refused
+        versions = admin.api.get(f"/workspaces/{ws}/pipelines/simple/versions").json()
+        assert [v["number"] for v in versions["items"]] == [1]
     finally:
         monkeypatch.undo()
         sandbox.bwrap_path.cache_clear()

@@ -12,13 +12,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
-from joliba.api.files import WRITE_BUFFER, content_disposition
+from joliba.api.downloads import RAW_UPLOAD, download_headers
+from joliba.api.files import WRITE_BUFFER
 from joliba.db.tables import Dataset as DatasetRow
 from joliba.db.tables import DatasetFile as FileRow
 from joliba.db.tables import DatasetVersion as VersionRow
 from joliba.db.tables import User
 from joliba.domain.datasets import check_file_name, check_sha256
 from joliba.domain.errors import Conflict, Invalid, NotFound, TooLarge
+from joliba.domain.numbers import MAX_BIGINT
 from joliba.domain.permissions import Action
 from joliba.schemas.common import Page
 from joliba.schemas.datasets import (
@@ -250,6 +252,7 @@ def upload_state(
     response_model=DatasetFile,
     summary="Upload a file into a draft (the raw body, streamed; X-Content-SHA256 is checked "
     "and makes the upload resumable with X-Upload-Offset)",
+    openapi_extra=RAW_UPLOAD,
 )
 async def upload_file(
     request: Request,
@@ -267,6 +270,7 @@ async def upload_file(
         Header(
             alias="X-Upload-Offset",
             ge=0,
+            le=MAX_BIGINT,
             description="Resume a broken upload: the bytes the server already holds",
         ),
     ] = 0,
@@ -399,11 +403,7 @@ def download_file(
     return StreamingResponse(
         platform.store.blobs().read_chunks(sha256),
         media_type="application/octet-stream",
-        headers={
-            "Content-Length": str(size),
-            "Content-Disposition": content_disposition(shown),
-            "ETag": f'"{sha256}"',
-        },
+        headers={"Content-Length": str(size), "ETag": f'"{sha256}"', **download_headers(shown)},
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import ApiToken
 from joliba.domain.errors import Forbidden, Unauthorized
-from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
+from joliba.domain.paging import MAX_PAGE, MAX_PAGE_SIZE, PageRequest
 from joliba.domain.permissions import READ_ACTIONS, Action
 from joliba.schemas.common import Page
 from joliba.services import dataset_tokens, runs, sessions, tokens, workspaces
@@ -169,8 +169,12 @@ def require(action: Action, *, write: bool | None = None) -> Callable[..., Acces
 
 
 def paging(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}")
+    ] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page, 1 to {MAX_PAGE_SIZE}")
+    ] = 50,
 ) -> PageRequest:
     return PageRequest(page=page, page_size=page_size)
 

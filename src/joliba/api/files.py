@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
+from joliba.api.downloads import (
+    RAW_UPLOAD,
+    content_disposition,
+    download_headers,
+    media_type,
+)
 from joliba.domain.errors import TooLarge
 from joliba.domain.paths import name_of
 from joliba.domain.permissions import Action
@@ -19,6 +23,9 @@ from joliba.schemas.files import FileEntry, FileMove, FileWritten, FolderCreate
 from joliba.services import files
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
+
+# content_disposition stays importable from here for the other download routes.
+__all__ = ["WRITE_BUFFER", "content_disposition", "router"]
 
 router = APIRouter(tags=["files"])
 #: Bytes gathered before one write to storage (fewer thread hops, bounded memory).
@@ -42,16 +49,10 @@ def list_files(
     )
 
 
-def content_disposition(path: str) -> str:
-    name = name_of(path)
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
 @router.get(
     "/workspaces/{ws}/files/{path:path}",
     response_class=StreamingResponse,
-    summary="Download a file",
+    summary="Download a file (always as an attachment; see docs/api.md#downloads)",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_file(
@@ -62,14 +63,11 @@ def download_file(
 ) -> StreamingResponse:
     download = files.download(session, platform.store, access, path)
     session.commit()
-    media = mimetypes.guess_type(download.path)[0] or "application/octet-stream"
+    name = name_of(download.path)
     return StreamingResponse(
         download.chunks,
-        media_type=media,
-        headers={
-            "Content-Length": str(download.size),
-            "Content-Disposition": content_disposition(download.path),
-        },
+        media_type=media_type(name),
+        headers={"Content-Length": str(download.size), **download_headers(name)},
     )
 
 
@@ -78,6 +76,7 @@ def download_file(
     status_code=201,
     response_model=FileWritten,
     summary="Upload a file (the raw request body, streamed)",
+    openapi_extra=RAW_UPLOAD,
 )
 async def upload_file(
     request: Request,

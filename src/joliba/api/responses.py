@@ -40,7 +40,8 @@ DESCRIPTIONS = {
     429: "Too many failed sign-ins, or too many outbound requests at once; wait "
     "`Retry-After` seconds",
     502: "A connection's server answered with an error or not at all",
-    503: "The database is unreachable",
+    503: "Something the server needs is unavailable: the database, the storage, or the run "
+    "sandbox (pushing a version runs its code to read its parameters)",
 }
 
 #: Statuses only some operations answer, beyond what the rules above give.
@@ -53,6 +54,7 @@ EXTRA: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/users"): frozenset({409}),
     ("POST", "/workspaces"): frozenset({409}),
     ("POST", "/hooks/{secret}"): frozenset({409}),  # the pipeline's workspace is archived
+    ("POST", "/workspaces/{ws}/pipelines/{code}/versions"): frozenset({503}),  # no sandbox
     # Both run in the outbound pool, which answers 429 when it is full.
     ("POST", "/workspaces/{ws}/connections/{slug}/test"): frozenset({429}),
     ("GET", "/workspaces/{ws}/connections/{slug}/dhis2/{collection}"): frozenset({429, 502}),

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.api.views import run_view
+from joliba.domain.numbers import MAX_BIGINT
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, Trigger
 from joliba.schemas.common import Page
@@ -95,7 +96,9 @@ def get_logs(
     run_id: str,
     access: Annotated[Access, Depends(require(Action.PIPELINE_READ))],
     session: ReadDB,
-    after: Annotated[int, Query(ge=0, description="Only lines with a larger id")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_BIGINT, description="Only lines with a larger id")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     search: Annotated[str, Query(max_length=200, description="Case-insensitive text")] = "",
 ) -> RunLogs:

@@ -70,7 +70,14 @@ def demo(
         platform.close()
         return
     try:
-        uvicorn.run(create_app(platform=platform), host=host, port=port, log_level="warning")
+        # The app reads X-Forwarded-For itself, only from JOLIBA_TRUSTED_PROXIES.
+        uvicorn.run(
+            create_app(platform=platform),
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=False,
+        )
     finally:
         emulator.stop()  # nothing of the demo outlives it
 

@@ -31,7 +31,8 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # The app reads X-Forwarded-For itself, only from JOLIBA_TRUSTED_PROXIES.
+        proxy_headers=False,
     )
 
 

@@ -119,7 +119,11 @@ def validate_fields(
                     f"fields.{spec.name}: must be an http:// or https:// URL",
                     details={"field": f"fields.{spec.name}"},
                 )
-        if value and spec.kind == "int" and not (value.isdigit() and 0 < int(value) < 65536):
+        if (
+            value
+            and spec.kind == "int"
+            and not (value.isascii() and value.isdigit() and 0 < int(value) < 65536)
+        ):
             raise Invalid(
                 f"fields.{spec.name}: must be a port number",
                 details={"field": f"fields.{spec.name}"},

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
+from joliba.domain.errors import Unavailable
 from joliba.settings import Settings
 
 #: Paths inside the sandbox.
@@ -68,8 +69,9 @@ _ETC = (
 )
 
 
-class SandboxUnavailable(RuntimeError):
-    """The sandbox cannot be set up here; pipeline code must not run."""
+class SandboxUnavailable(Unavailable):
+    """The sandbox cannot be set up here; pipeline code must not run (a push answers 503
+    with the reason, a run fails with it)."""
 
 
 @dataclass(frozen=True)

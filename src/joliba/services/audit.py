@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import AuditEntry, Workspace
+from joliba.db.tables import AuditEntry, Workspace, utcnow
 from joliba.domain.paging import PageRequest
 from joliba.services.actors import Actor
 from joliba.services.paging import paginate
@@ -28,12 +28,14 @@ def record(
     details: dict[str, Any] | None = None,
     email: str = "",
     client_ip: str = "",
+    at: datetime | None = None,
 ) -> AuditEntry:
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN_KEYS}
     if actor is not None and actor.run_id is not None:
         # Done by a pipeline run with its token: the run, not only the person, is named.
         clean["run_id"] = str(actor.run_id)
     entry = AuditEntry(
+        at=at or utcnow(),
         action=action,
         actor_id=actor.user.id if actor else None,
         actor_email=actor.user.email if actor else email,
@@ -69,25 +71,28 @@ def count_since(
     target: str | None = None,
     client_ip: str | None = None,
 ) -> tuple[int, datetime | None]:
-    """How many ``action`` entries since ``since`` (for a target or address), and the oldest."""
-    query = select(func.count(), func.min(AuditEntry.at)).where(
+    """How many ``action`` entries since ``since`` (for a target or address), and the newest."""
+    query = select(func.count(), func.max(AuditEntry.at)).where(
         AuditEntry.action == action, AuditEntry.at > since
     )
     if target is not None:
         query = query.where(AuditEntry.target == target)
     if client_ip is not None:
         query = query.where(AuditEntry.client_ip == client_ip)
-    count, oldest = session.execute(query).one()
-    return int(count), _aware(oldest)
+    count, newest = session.execute(query).one()
+    return int(count), _aware(newest)
 
 
-def last_at(session: Session, action: str, *, target: str) -> datetime | None:
-    value = session.scalar(
-        select(func.max(AuditEntry.at)).where(
-            AuditEntry.action == action, AuditEntry.target == target
-        )
+def last_at(
+    session: Session, action: str, *, target: str, client_ip: str | None = None
+) -> datetime | None:
+    """When ``action`` last happened to ``target`` (from ``client_ip``, when given)."""
+    query = select(func.max(AuditEntry.at)).where(
+        AuditEntry.action == action, AuditEntry.target == target
     )
-    return _aware(value)
+    if client_ip is not None:
+        query = query.where(AuditEntry.client_ip == client_ip)
+    return _aware(session.scalar(query))
 
 
 def _aware(value: datetime | None) -> datetime | None:

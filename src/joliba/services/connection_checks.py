@@ -27,7 +27,8 @@ from typing import Any
 
 import httpx
 
-from joliba.domain.connections import MASK, ConnectionType
+from joliba.domain.connections import ConnectionType
+from joliba.domain.masking import mask_secrets
 from joliba.services.outbound import (
     TIMEOUT_SECONDS,
     Deadline,
@@ -90,7 +91,7 @@ class ConnectionChecker:
         except Exception as exc:  # a driver's surprise: its text may hold the far end's
             log.warning("connection check failed unexpectedly (%s)", type(exc).__name__)
             result = CheckResult(False, "the check failed unexpectedly")
-        return CheckResult(result.ok, _mask(result.message, secrets))
+        return CheckResult(result.ok, mask_secrets(result.message, secrets))
 
     def transport(self, deadline: Deadline) -> PinnedTransport:
         return PinnedTransport(deadline, allow_private=self.allow_private, verify=self.verify)
@@ -326,9 +327,3 @@ def s3_auth_headers(
         "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{scope}, "
         f"SignedHeaders={signed}, Signature={signature}",
     }
-
-
-def _mask(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, MASK)
-    return message

@@ -17,6 +17,7 @@ from joliba.db.tables import Dataset, DatasetToken, User, utcnow
 from joliba.domain.errors import Forbidden, Invalid, NotFound
 from joliba.domain.slugs import check_name
 from joliba.services import audit
+from joliba.services.actors import Actor
 from joliba.services.crypto import new_token, token_hash
 from joliba.services.workspaces import Access
 
@@ -79,6 +80,29 @@ def revoke(session: Session, access: Access, dataset: Dataset, token_id: uuid.UU
             workspace=access.workspace,
             target=f"{dataset.slug} {token.name}",
         )
+
+
+def revoke_all_of(session: Session, user: User, *, reason: str, actor: Actor | None = None) -> int:
+    """Revoke every live dataset token ``user`` created (a password reset, a deactivation),
+    each audited in its dataset's workspace with ``reason``; the number revoked."""
+    live = session.execute(
+        select(DatasetToken, Dataset)
+        .join(Dataset, Dataset.id == DatasetToken.dataset_id)
+        .where(DatasetToken.created_by_id == user.id, DatasetToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for token, dataset in live:
+        token.revoked_at = now
+        audit.record(
+            session,
+            "dataset.token.revoke",
+            actor=actor,
+            workspace=dataset.workspace,
+            target=f"{dataset.slug} {token.name}",
+            details={"reason": reason, "user": user.email},
+        )
+    session.flush()
+    return len(live)
 
 
 def resolve(session: Session, secret: str) -> tuple[DatasetToken, Dataset, User] | None:

@@ -19,6 +19,7 @@ from joliba.db.tables import (
 )
 from joliba.domain.datasets import VersionState, check_file_name, clean_tags, kind_of
 from joliba.domain.errors import Conflict, Invalid, NotFound
+from joliba.domain.numbers import whole_number
 from joliba.domain.paging import PageRequest
 from joliba.domain.slugs import check_name, check_slug, slugify
 from joliba.services import audit
@@ -148,8 +149,11 @@ def get_version(
         query = query.where(DatasetVersion.state == VersionState.PUBLISHED).order_by(
             DatasetVersion.number.desc()
         )
-    elif ref.isdigit():
-        query = query.where(DatasetVersion.number == int(ref))
+    elif ref.isascii() and ref.isdigit():
+        number = whole_number(ref)
+        if number is None:  # past any version number the database can hold
+            raise NotFound(f"dataset '{dataset.slug}' has no version '{ref}'")
+        query = query.where(DatasetVersion.number == number)
     else:
         query = query.where(DatasetVersion.name == ref)
     version = session.scalars(query.limit(1)).first()

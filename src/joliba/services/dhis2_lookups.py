@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from joliba.dhis2.client import DHIS2
 from joliba.dhis2.http import DHIS2Error
-from joliba.domain.connections import MASK, ConnectionType
+from joliba.domain.connections import ConnectionType
 from joliba.domain.errors import BadGateway, Invalid
+from joliba.domain.masking import mask_secrets
 from joliba.domain.parameters import DHIS2_COLLECTIONS
 from joliba.services import connections
 from joliba.services.connection_checks import dhis2_reason
@@ -262,11 +263,7 @@ def _explain(slug: str, source: Source, exc: DHIS2Error, statuses: list[int]) ->
 
 
 def _masked(message: str, values: dict[str, str]) -> str:
-    for name in ("password", "token"):
-        secret = values.get(name, "")
-        if secret:
-            message = message.replace(secret, MASK)
-    return message
+    return mask_secrets(message, (values.get("password", ""), values.get("token", "")))
 
 
 def _item(raw: dict[str, Any]) -> Item | None:

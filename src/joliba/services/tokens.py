@@ -95,6 +95,27 @@ def revoke(session: Session, actor: Actor, token_id: uuid.UUID) -> None:
     )
 
 
+def revoke_all(session: Session, user: User, *, reason: str, actor: Actor | None = None) -> int:
+    """Revoke every live token of ``user`` (a password reset, a deactivation), each audited
+    with ``reason``; the number revoked."""
+    live = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for token in live:
+        token.revoked_at = now
+        audit.record(
+            session,
+            "token.revoke",
+            actor=actor,
+            workspace=token.workspace,
+            target=f"{token.prefix}… ({token.name})",
+            details={"token_id": str(token.id), "reason": reason, "user": user.email},
+        )
+    session.flush()
+    return len(live)
+
+
 def resolve(session: Session, secret: str) -> ApiToken | None:
     """The live token for ``secret``, or None (unknown, revoked, expired, inactive user)."""
     if not secret.startswith(PREFIX):

@@ -1,8 +1,11 @@
-"""User accounts: creation, sign-in with throttling, password change."""
+"""User accounts: creation, sign-in with throttling, password change and reset, deactivation."""
 
 from __future__ import annotations
 
+import math
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -10,15 +13,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import User, UserSession, utcnow
+from joliba.domain import backoff
 from joliba.domain.errors import Conflict, Invalid, NotFound, TooManyRequests
 from joliba.domain.paging import PageRequest
-from joliba.services import audit
+from joliba.services import audit, dataset_tokens, tokens
 from joliba.services.actors import Actor
 from joliba.services.crypto import hash_password, needs_rehash, verify_password
 from joliba.services.paging import paginate
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
+#: Failed sign-ins older than this no longer slow anyone down.
+FAILURES_KEPT = timedelta(days=1)
 
 
 def normalise_email(email: str, *, field: str = "email") -> str:
@@ -82,6 +88,67 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
+@dataclass(frozen=True)
+class Revoked:
+    """What a reset or a deactivation revoked."""
+
+    tokens: int
+    dataset_tokens: int
+
+    def details(self) -> dict[str, int]:
+        return {"tokens_revoked": self.tokens, "dataset_tokens_revoked": self.dataset_tokens}
+
+
+def reset_password(
+    session: Session, user: User, password: str, *, actor: Actor | None = None
+) -> Revoked:
+    """An administrator's reset (``joliba users set-password``), for an account that may be in
+    the wrong hands: the new password, every browser session ended, and every API token and
+    dataset token the user holds revoked. Audited as ``user.password_reset``."""
+    set_password(session, user, password)
+    revoked = _revoke_credentials(session, user, actor=actor, reason="password reset")
+    audit.record(
+        session,
+        "user.password_reset",
+        actor=actor,
+        target=user.email,
+        details=revoked.details(),
+    )
+    return revoked
+
+
+def deactivate(session: Session, user: User, *, actor: Actor | None = None) -> Revoked:
+    """Stop the account from signing in or calling the API: browser sessions ended, API
+    tokens and dataset tokens revoked (reactivating does not bring them back)."""
+    user.is_active = False
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    revoked = _revoke_credentials(session, user, actor=actor, reason="deactivation")
+    audit.record(
+        session,
+        "user.deactivate",
+        actor=actor,
+        target=user.email,
+        details=revoked.details(),
+    )
+    return revoked
+
+
+def activate(session: Session, user: User, *, actor: Actor | None = None) -> None:
+    """Let a deactivated account sign in again (with its password; it has no tokens left)."""
+    user.is_active = True
+    session.flush()
+    audit.record(session, "user.activate", actor=actor, target=user.email)
+
+
+def _revoke_credentials(
+    session: Session, user: User, *, actor: Actor | None, reason: str
+) -> Revoked:
+    return Revoked(
+        tokens=tokens.revoke_all(session, user, actor=actor, reason=reason),
+        dataset_tokens=dataset_tokens.revoke_all_of(session, user, actor=actor, reason=reason),
+    )
+
+
 def change_password(
     session: Session,
     actor: Actor,
@@ -139,22 +206,44 @@ def authenticate(
     client_ip: str,
     max_failures: int,
     window: timedelta,
+    device_user: uuid.UUID | None = None,
+    now: datetime | None = None,
 ) -> User | None:
     """Check a sign-in: the user, or None after auditing the failure (the caller commits
-    either way). Too many recent failures raise TooManyRequests before the password is even
-    checked. The count lives in the audit log, so throttling holds across server processes.
+    either way). While recent failures impose a wait, TooManyRequests is raised before the
+    password is even checked. The failures live in the audit log, so the waits hold across
+    server processes. ``device_user`` is the account a signed device cookie of this browser
+    names (``services.devices``): that browser is not slowed by failures from elsewhere.
+    ``now`` is the time of the attempt (the clock, unless a test sets it).
     """
+    now = now or utcnow()
     email = email.strip().lower()
-    now = utcnow()
-    _throttle(session, email, client_ip, now=now, max_failures=max_failures, window=window)
     user = get_by_email(session, email)
+    known_device = user is not None and device_user == user.id
+    _throttle(
+        session,
+        email,
+        client_ip,
+        now=now,
+        max_failures=max_failures,
+        window=window,
+        known_device=known_device,
+    )
     ok = verify_password(user.password_hash if user else None, password)
     if not user or not ok or not user.is_active:
-        audit.record(session, "auth.login_failed", email=email, target=email, client_ip=client_ip)
+        audit.record(
+            session,
+            "auth.login_failed",
+            email=email,
+            target=email,
+            client_ip=client_ip,
+            at=now,
+        )
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    audit.record(session, "auth.login", actor=Actor(user=user, client_ip=client_ip), target=email)
+    actor = Actor(user=user, client_ip=client_ip)
+    audit.record(session, "auth.login", actor=actor, target=email, at=now)
     return user
 
 
@@ -166,20 +255,45 @@ def _throttle(
     now: datetime,
     max_failures: int,
     window: timedelta,
+    known_device: bool = False,
 ) -> None:
-    since = now - window
+    """Refuse the attempt while failed sign-ins impose a wait (``domain.backoff``).
+
+    Two counts, each of the failures of the last day: the account's since its last successful
+    sign-in (``max_failures`` come without a wait), and the client address's over every
+    account (four times as many). A client that has signed in to the account before — from
+    this address, or with this browser's device cookie — counts only its own failures on the
+    account, so failures from elsewhere never keep its owner out; a device cookie also
+    spares the address's count.
+    """
+    horizon = now - FAILURES_KEPT
     last_success = audit.last_at(session, "auth.login", target=email)
-    by_email, oldest = audit.count_since(
-        session, "auth.login_failed", max(since, last_success or since), target=email
+    since = max(horizon, last_success or horizon)
+    known = known_device or (
+        audit.last_at(session, "auth.login", target=email, client_ip=client_ip) is not None
     )
-    by_ip, oldest_ip = audit.count_since(session, "auth.login_failed", since, client_ip=client_ip)
-    for count, limit, first in (
-        (by_email, max_failures, oldest),
-        (by_ip, 4 * max_failures, oldest_ip),
-    ):
-        if count >= limit and first is not None:
-            retry = max(1, int((first + window - now).total_seconds()))
-            raise TooManyRequests(
-                f"too many failed sign-ins; try again in {max(1, retry // 60)} minute(s)",
-                retry_after=retry,
-            )
+    counts = [
+        (
+            audit.count_since(
+                session,
+                "auth.login_failed",
+                since,
+                target=email,
+                client_ip=client_ip if known else None,
+            ),
+            max_failures,
+        )
+    ]
+    if not known_device:
+        by_address = audit.count_since(session, "auth.login_failed", horizon, client_ip=client_ip)
+        counts.append((by_address, 4 * max_failures))
+    wait = max(
+        backoff.retry_after(failures, last, now, allowed=allowed, longest=window)
+        for (failures, last), allowed in counts
+    )
+    if wait > 0:
+        seconds = math.ceil(wait)
+        shown = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+        raise TooManyRequests(
+            f"too many failed sign-ins; try again in {shown}", retry_after=seconds
+        )

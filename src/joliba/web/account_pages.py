@@ -105,7 +105,7 @@ def _days(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise Invalid(
             "expires_in_days: a whole number of days", details={"field": "expires_in_days"}
         )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from joliba.api.deps import PlatformDep
-from joliba.domain.paging import PageRequest
+from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
 from joliba.services import audit, workspaces
 from joliba.web.auth import PageActor, csrf_protect
@@ -36,7 +36,7 @@ def audit_log(
     platform: PlatformDep,
     actor: PageActor,
     ws: str,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     action: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     action = action.strip()

@@ -7,6 +7,7 @@ accepting an invitation) use a random token in the ``joliba_csrf`` cookie (doubl
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Annotated
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from fastapi import Depends, Request, Response
 
 from joliba.api.deps import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, PlatformDep, client_ip
 from joliba.domain.errors import Forbidden
-from joliba.services import sessions
+from joliba.services import devices, sessions
 from joliba.services.actors import Actor
 from joliba.services.crypto import same
 from joliba.settings import Settings
@@ -93,6 +94,24 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
+
+
+def device_user(request: Request, settings: Settings) -> uuid.UUID | None:
+    """The account this browser's device cookie names, if the cookie is genuine."""
+    value = request.cookies.get(devices.COOKIE, "")
+    return devices.user_of(settings.secret_key_value(), value) if value else None
+
+
+def set_device_cookie(response: Response, settings: Settings, user_id: uuid.UUID) -> None:
+    """Mark this browser as known to the account it just signed in to (``services.devices``)."""
+    response.set_cookie(
+        devices.COOKIE,
+        devices.issue(settings.secret_key_value(), user_id),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=int(devices.LIFETIME.total_seconds()),
+    )
 
 
 def set_session_cookie(response: Response, settings: Settings, cookie_value: str) -> None:

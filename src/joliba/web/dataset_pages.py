@@ -22,7 +22,7 @@ from joliba.api.datasets import dataset_view, version_view
 from joliba.api.deps import PlatformDep
 from joliba.db.tables import Dataset, DatasetFile, DatasetVersion, User
 from joliba.domain.errors import Conflict, Invalid, NotFound
-from joliba.domain.paging import PageRequest
+from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
 from joliba.schemas.datasets import DatasetVersion as VersionView
 from joliba.services import (
@@ -282,7 +282,7 @@ def dataset_list(
     platform: PlatformDep,
     actor: PageActor,
     ws: str,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     search: Annotated[str, Query(max_length=200)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
 ) -> Response:

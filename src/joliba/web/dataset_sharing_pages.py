@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid, NotFound
+from joliba.domain.paging import MAX_PAGE
 from joliba.domain.permissions import Action
 from joliba.services import dataset_shares, dataset_tokens, datasets, workspaces
 from joliba.web.auth import PageActor, csrf_protect
@@ -107,7 +108,7 @@ def access_log(
     actor: PageActor,
     ws: str,
     ref: str,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     """A page of the access log: the panel alone for HTMX, else a page of its own."""
     with platform.db.session(write=False) as session:
@@ -133,7 +134,7 @@ def _days(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise Invalid(
             "expires_in_days: a whole number of days", details={"field": "expires_in_days"}
         )

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid
-from joliba.domain.paging import PageRequest
+from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action, Role
 from joliba.services import invitations, members, workspaces
 from joliba.services.actors import Actor
@@ -37,7 +37,7 @@ def member_list(
     platform: PlatformDep,
     actor: PageActor,
     ws: str,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     return _page(request, platform, actor, ws, page=page)
 

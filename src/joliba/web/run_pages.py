@@ -19,7 +19,7 @@ from joliba.api.deps import PlatformDep
 from joliba.api.views import run_view
 from joliba.db.tables import PipelineRun, utcnow
 from joliba.domain.errors import Conflict
-from joliba.domain.paging import PageRequest
+from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, RunState
 from joliba.services import pipelines, runs, workspaces
@@ -81,7 +81,7 @@ def run_list(
     platform: PlatformDep,
     actor: PageActor,
     ws: str,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     state: Annotated[str, Query(max_length=16)] = "",
     pipeline: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:

@@ -14,7 +14,9 @@ from joliba.services import audit, sessions, users
 from joliba.web.auth import (
     MaybeActor,
     csrf_protect,
+    device_user,
     safe_next,
+    set_device_cookie,
     set_session_cookie,
     sign_in_url,
 )
@@ -46,6 +48,7 @@ def login(
     settings = platform.settings
     error = ""
     status = 401
+    headers: dict[str, str] = {}
     user = None
     try:
         with platform.db.transaction() as session:
@@ -56,6 +59,7 @@ def login(
                 client_ip=client_ip(request),
                 max_failures=settings.login_max_failures,
                 window=settings.login_window,
+                device_user=device_user(request, settings),
             )
             if user is not None:
                 started = sessions.start(
@@ -63,8 +67,9 @@ def login(
                 )
     except TooManyRequests as exc:
         error, status = exc.message, 429
+        headers["Retry-After"] = str(exc.retry_after)
     if user is None or error:
-        return render(
+        page = render(
             request,
             "login.html",
             {
@@ -74,8 +79,11 @@ def login(
             },
             status=status,
         )
+        page.headers.update(headers)
+        return page
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, settings, started.cookie_value)
+    set_device_cookie(response, settings, user.id)
     return response
 
 

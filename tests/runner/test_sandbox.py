@@ -98,6 +98,10 @@ def hostile(targets):
     attempt("other_api", lambda: api("/workspaces/" + t["other"] + "/files"))
     attempt("own_write", lambda: write(str(workspace.files_path / "own.txt")))
     attempt("tmp_write", lambda: write("/tmp/scratch.txt"))
+    # Links for the server to follow later, with its own rights.
+    own = str(workspace.files_path)
+    attempt("link_key", lambda: os.symlink(t["secret_key"], own + "/leak-key") or "made")
+    attempt("link_other", lambda: os.symlink(t["other_files"], own + "/leak-other") or "made")
     attempt("env_keys", lambda: ",".join(sorted(k for k in os.environ if k.startswith("JOLIBA"))))
     subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(600)", t["marker"]],
@@ -200,7 +204,11 @@ def test_a_hostile_run_reaches_nothing_but_its_own_workspace(world: World) -> No
     assert seen["tmp_write"] == "written"
     assert "JOLIBA_HOME" not in seen["env_keys"] and "JOLIBA_DATABASE_URL" not in seen["env_keys"]
     listed = editor.api.get(f"/workspaces/{alpha}/files").json()["items"]
-    assert "own.txt" in [item["name"] for item in listed]
+    assert [item["name"] for item in listed] == ["own.txt"]
+    # The links it left lead nowhere from the server (tests/api/test_file_links.py has more).
+    assert seen["link_key"] == seen["link_other"] == "made"
+    for path in ("leak-key", "leak-other/linelist.csv"):
+        assert editor.api.get(f"/workspaces/{alpha}/files/{path}").status_code == 404, path
     # Beta's admin sees nothing new in beta; nothing was planted anywhere.
     names = [i["name"] for i in beta_admin.api.get(f"/workspaces/{beta}/files").json()["items"]]
     assert names == ["linelist.csv"]

@@ -13,6 +13,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from joliba.storage.blobs import BlobStore
 from joliba.storage.files import WorkspaceFiles
+from joliba.storage.local_files import LocalWorkspaceFiles
 
 
 class ObjectStore:
@@ -33,7 +34,9 @@ class ObjectStore:
             fs.makedirs(self.root, exist_ok=True)
 
     def workspace_files(self, workspace_id: uuid.UUID) -> WorkspaceFiles:
-        return WorkspaceFiles(
+        # Runs write local workspace files too: those are served without following links.
+        kind = LocalWorkspaceFiles if self.is_local else WorkspaceFiles
+        return kind(
             self.fs,
             f"{self.root}/workspaces/{workspace_id}/files",
             is_local=self.is_local,

@@ -154,8 +154,7 @@ class LocalWorkspaceFiles(WorkspaceFiles):
                 os.rename(src[-1], dst[-1], src_dir_fd=src_fd, dst_dir_fd=dst_fd)
         except OSError as exc:  # a part that is not a folder, a folder onto a file, …
             raise Conflict(
-                f"destination: cannot move '{source}' to '{destination}' "
-                f"({exc.strerror or exc})",
+                f"destination: cannot move '{source}' to '{destination}' ({exc.strerror or exc})",
                 details={"field": "destination"},
             ) from None
 

@@ -23,6 +23,16 @@ def fills():
     current_run.log_info("wrote everything")
 """
 
+GROWS = """
+from joliba import pipeline, workspace
+
+@pipeline(name="Grows")
+def grows():
+    with workspace.open("big.bin", "wb") as out:
+        while True:  # as fast as the disk goes, far past the quota between two checks
+            out.write(b"x" * (8 << 20))
+"""
+
 
 def test_only_instance_admins_set_quotas(world: World) -> None:
     admin, root = world.person(), world.person(superuser=True)
@@ -60,6 +70,19 @@ def test_uploads_and_runs_stop_at_the_quota(world: World) -> None:
     run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "fills")["id"], timeout=120)
     assert run["state"] == "failed"
     assert run["error"] == "workspace disk quota exceeded (2 MB)", run
-    # The server and the next run are fine.
+    # The server and the next run are fine, once there is room again.
+    assert admin.api.delete(f"/workspaces/{ws}/files/fill").status_code == 204
     after = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 1})["id"])
     assert after["state"] == "succeeded"
+
+    # One file written flat out cannot grow past the room the quota left when the run began.
+    push(admin.api, ws, "grows", GROWS)
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "grows")["id"], timeout=120)
+    assert (run["state"], run["error"]) == ("failed", "workspace disk quota exceeded (2 MB)")
+    used = admin.api.get(f"/workspaces/{ws}/usage").json()["files_bytes"]
+    assert used <= 1_500_000 + 1024 * 1024, used
+    # A run in a workspace already over its quota does not start.
+    assert root.api.put(f"/workspaces/{ws}/quota", json={"quota_mb": 1}).status_code == 200
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 1})["id"])
+    assert run["state"] == "failed"
+    assert run["error"] == "could not start: workspace disk quota exceeded (1 MB)", run

@@ -27,9 +27,11 @@ _FILE_SIZE = ("File too large",)
 class LimitReasons:
     """Collects the signs of a reached limit while a run prints; names the first one."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, *, file_reason: str | None = None) -> None:
         self.limits = limits
         self._seen: str | None = None
+        # The file size limit may be the room left in the workspace's quota: then say so.
+        self._file = file_reason or f"a file grew past the size limit ({limits.file_mb} MB)"
 
     def see(self, line: str) -> None:
         if self._seen is not None:
@@ -39,7 +41,7 @@ class LimitReasons:
         elif self.limits.processes and any(mark in line for mark in _PROCESSES):
             self._seen = f"too many processes or threads (limit {self.limits.processes})"
         elif self.limits.file_mb and any(mark in line for mark in _FILE_SIZE):
-            self._seen = f"a file grew past the size limit ({self.limits.file_mb} MB)"
+            self._seen = self._file
         elif self.limits.cpu_seconds and OUT_OF_CPU in line:
             self._seen = f"CPU time limit reached ({self.limits.cpu_seconds} s)"
 
@@ -49,7 +51,7 @@ class LimitReasons:
         if killed == signal.SIGXCPU and self.limits.cpu_seconds:
             return f"CPU time limit reached ({self.limits.cpu_seconds} s)"
         if killed == signal.SIGXFSZ and self.limits.file_mb:
-            return f"a file grew past the size limit ({self.limits.file_mb} MB)"
+            return self._file
         return self._seen
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from joliba.db.tables import Connection, PipelineRun, Workspace, utcnow
 from joliba.domain.addresses import parse_allow_list
+from joliba.domain.errors import TooLarge
 from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
 from joliba.runner import process_group
 from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
@@ -242,6 +243,8 @@ class RunProcess:
                 default_quota = self.platform.settings.workspace_quota_mb
                 self._quota_mb = quotas.quota_of(workspace, default_quota)
             self._workspace_id = workspace_id
+        if self._quota_mb:
+            self._cap_files_to_quota(workspace_id)
         folder = self.code.folder(sha)
         if not folder.is_dir():
             self._system(f"unpacking version code ({sha[:12]})")
@@ -321,6 +324,19 @@ class RunProcess:
             if old.exists() and not (folder / f"{DATABASE_FILE}{suffix}").exists():
                 old.rename(folder / f"{DATABASE_FILE}{suffix}")
         return folder
+
+    def _cap_files_to_quota(self, workspace_id: uuid.UUID) -> None:
+        """No file may grow past the room left in the workspace's quota (the kernel's file
+        size limit): the check every few seconds then only has to catch many files."""
+        room = self._quota_mb * quotas.MB - quotas.used_bytes(self.platform.store, workspace_id)
+        if room <= 0:
+            raise TooLarge(f"workspace disk quota exceeded ({self._quota_mb} MB)")
+        room_mb = max(1, room // quotas.MB)
+        if not self.limits.file_mb or room_mb < self.limits.file_mb:
+            self.limits = replace(self.limits, file_mb=room_mb)
+            self._reasons = LimitReasons(
+                self.limits, file_reason=f"workspace disk quota exceeded ({self._quota_mb} MB)"
+            )
 
     def _over_quota(self) -> bool:
         if not self._quota_mb or self._workspace_id is None:

@@ -1,7 +1,8 @@
 """Fuzz the whole API from its OpenAPI document with schemathesis, against the live server.
 
 Every operation gets generated requests (valid ones, and invalid queries and bodies) with a
-superuser's token, inside a real workspace, and again without any token. No answer may be a
+superuser's token, inside a real workspace holding a pipeline, a published dataset and a file
+(so that requests reach past the 404s), and again without any token. No answer may be a
 server error (5xx), and every status an operation answers must be declared in the OpenAPI
 document. Examples are few, so that the walk of some 90 operations stays short.
 """
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from tests.conftest import World
+from tests.pipeline_helpers import push
 
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
 
@@ -26,6 +28,27 @@ EXAMPLES = {POSITIVE: 4, NEGATIVE: 2}
 
 # Pipeline archives are raw bytes, like file uploads.
 schemathesis.serializer.alias("application/zip", "application/octet-stream")
+
+
+def _things(api: httpx.Client, ws: str) -> dict[str, str]:
+    """Path values that exist, so that generated requests reach past the 404s: a pipeline
+    with a version, a dataset with a published version holding a table, a file."""
+    push(api, ws, "simple")
+    assert api.post(f"/workspaces/{ws}/datasets", json={"name": "cases"}).status_code == 201
+    base = f"/workspaces/{ws}/datasets/cases/versions/1"
+    assert api.post(f"/workspaces/{ws}/datasets/cases/versions", json={}).status_code == 201
+    assert api.put(f"{base}/files/cases.csv", content=b"district,cases\nBo,3\n").is_success
+    assert api.post(f"{base}/publish").status_code == 200
+    assert api.put(f"/workspaces/{ws}/files/notes.txt", content=b"notes").status_code == 201
+    return {
+        "ws": ws,
+        "code": "simple",
+        "number": "1",
+        "slug": "cases",
+        "version": "1",
+        "name": "cases.csv",
+        "path": "notes.txt",
+    }
 
 
 def _openapi(world: World) -> dict[str, Any]:
@@ -89,7 +112,7 @@ def test_no_server_errors_and_only_declared_statuses(world: World, signed_in: bo
     if signed_in:
         admin = world.person(superuser=True)
         headers = {"Authorization": f"Bearer {admin.token}"}
-        fixed = {"ws": world.workspace(admin)}
+        fixed = _things(admin.api, world.workspace(admin))
     problems: dict[tuple[str, int], str] = {}
     walked = 0
     for result in schema.get_all_operations():

@@ -91,6 +91,7 @@ def hostile(targets):
     attempt("uid", lambda: os.getuid())
     attempt("nice", lambda: os.nice(0))
     attempt("renice", lambda: os.nice(-10))
+    attempt("oom", lambda: open("/proc/self/oom_score_adj").read().strip())
     attempt("raw_postgres", lambda: raw_connect("127.0.0.1", 5432))
     attempt("proxy_postgres", lambda: http_via_proxy("http://127.0.0.1:5432/"))
     attempt("proxy_private", lambda: http_via_proxy("http://10.255.255.1:80/"))
@@ -191,6 +192,8 @@ def test_a_hostile_run_reaches_nothing_but_its_own_workspace(world: World) -> No
     # Below the server's CPU priority, for good.
     assert seen["nice"] == "10"
     assert seen["renice"] == "refused PermissionError"
+    # The OOM killer's first choice when the machine runs out of memory.
+    assert seen["oom"] == "1000"
     assert seen["passwd"] == "2"
     # No way to the server's loopback services; the proxy refuses private addresses.
     assert seen["raw_postgres"].startswith("refused ConnectionRefusedError"), seen["raw_postgres"]

@@ -77,6 +77,7 @@ def download_file(
     response_model=FileWritten,
     summary="Upload a file (the raw request body, streamed)",
     openapi_extra=RAW_UPLOAD,
+    responses={200: {"model": FileWritten, "description": "An existing file was replaced"}},
 )
 async def upload_file(
     request: Request,

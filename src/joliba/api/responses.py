@@ -55,6 +55,10 @@ EXTRA: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/workspaces"): frozenset({409}),
     ("POST", "/hooks/{secret}"): frozenset({409}),  # the pipeline's workspace is archived
     ("POST", "/workspaces/{ws}/pipelines/{code}/versions"): frozenset({503}),  # no sandbox
+    # Only a draft takes uploads: asking how far one got in a published version is a clash.
+    ("GET", "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/upload"): (
+        frozenset({409})
+    ),
     # Both run in the outbound pool, which answers 429 when it is full.
     ("POST", "/workspaces/{ws}/connections/{slug}/test"): frozenset({429}),
     ("GET", "/workspaces/{ws}/connections/{slug}/dhis2/{collection}"): frozenset({429, 502}),

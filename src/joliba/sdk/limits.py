@@ -63,6 +63,10 @@ def apply_from_env() -> dict[str, int]:
         applied[name] = value
     if "cpu_seconds" in applied:
         signal.signal(signal.SIGXCPU, _out_of_cpu)
+    # When memory runs out on the machine, the kernel kills runs before the server. A run
+    # can lower it again, but not below 0, the server's (docs/install.md: OOMScoreAdjust).
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as handle:
+        handle.write("1000")
     nice = int(wanted.get("nice") or 0)
     if nice > 0:
         os.nice(nice)  # raising it back needs a privilege the sandbox does not have

@@ -38,14 +38,14 @@ def sleeper():
 """
 
 MARKER = """
-import uuid
+import os, uuid
 from joliba import current_run, pipeline, workspace
 
 @pipeline(name="Marker")
 def marker():
     with workspace.open(f"marks/{uuid.uuid4().hex}.txt", "w") as f:
         f.write(current_run.run_id or "")
-    current_run.log_info("marked")
+    current_run.log_info(f"marked; API at {os.environ['JOLIBA_SERVER_URL']}")
 """
 
 
@@ -150,3 +150,6 @@ def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: st
         assert marks["total"] == 3  # each queued run ran exactly once
         runs = api.get("/workspaces/ops/pipelines/marker/runs").json()
         assert runs["total"] == 3
+        # Without JOLIBA_BASE_URL, runs are given this server's own address, not the default
+        # port's (where another server would get their tokens).
+        assert f"marked; API at http://127.0.0.1:{port}" in log_messages(api, "ops", queued[0])

@@ -17,9 +17,22 @@ def serve(
     import uvicorn
 
     from joliba.app import create_app
+    from joliba.settings import Settings
 
-    platform = open_platform()
-    settings = platform.settings
+    settings = Settings()
+    if "base_url" not in settings.model_fields_set:
+        # Runs call the API at BASE_URL: by default, this very server (its token must never
+        # go to another one listening on the default port).
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        settings = settings.model_copy(update={"base_url": f"http://{local}:{port}"})
+        if local != host:
+            typer.secho(
+                f"note: links and runs use {settings.base_url}; set JOLIBA_BASE_URL to the "
+                "address users reach this server at",
+                err=True,
+                fg="yellow",
+            )
+    platform = open_platform(settings)
     typer.echo(f"Joliba on http://{host}:{port} (data in {settings.home})")
     from joliba.runner.sandbox import notice
 

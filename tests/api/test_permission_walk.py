@@ -737,6 +737,20 @@ def _walk(ctx: Ctx, failures: list[str]) -> None:
                 )
 
 
+def test_what_an_archived_workspace_refuses_is_declared() -> None:
+    """An archived workspace answers 409 to every action but reading (and unarchiving), some
+    of them asked with GET (a dataset's tokens): each such operation declares 409."""
+    declared = _declared()
+    missing = [
+        f"{endpoint.method} {endpoint.path} ({endpoint.rule.value})"
+        for endpoint in ENDPOINTS
+        if isinstance(endpoint.rule, Action)
+        and workspaces.refused_when_archived(endpoint.rule)
+        and "409" not in declared[(endpoint.method, endpoint.path)]
+    ]
+    assert not missing, missing
+
+
 def test_refused_changes_leave_nothing_behind(world: World) -> None:
     """A viewer's and an outsider's attempts to change things are refused without effect."""
     admin, viewer, outsider = world.person(), world.person(), world.person()

@@ -165,7 +165,13 @@ def require(action: Action, *, write: bool | None = None) -> Callable[..., Acces
     ) -> Access:
         return workspaces.authorize(session, actor, ws, action)
 
-    return in_write if writes else in_read
+    dependency = in_write if writes else in_read
+    REQUIRED[dependency] = action
+    return dependency
+
+
+#: The action each ``require`` dependency authorises (the OpenAPI statuses depend on it).
+REQUIRED: dict[Callable[..., Access], Action] = {}
 
 
 def paging(

@@ -8,7 +8,8 @@ module says, operation by operation, which statuses that can be, from what the r
 - a path parameter: 404;
 - a signed-in caller: 401, and 403 where a role, a token's restriction or a missing CSRF token
   can refuse (workspace routes, changes, superuser routes);
-- inside a workspace, a change: 409 (the workspace is archived; a clash);
+- inside a workspace, a change or an action that is not a read (some are read with GET, such
+  as a dataset's tokens): 409 (the workspace is archived; a clash);
 - a request body: 413 (``JOLIBA_MAX_JSON_BYTES``, upload limits);
 - what one operation alone can answer is in ``EXTRA``.
 
@@ -24,8 +25,9 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from joliba.api.deps import current_actor
+from joliba.api.deps import REQUIRED, current_actor
 from joliba.schemas.common import ErrorBody
+from joliba.services.workspaces import refused_when_archived
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -111,9 +113,16 @@ def error_statuses(route: APIRoute, method: str, path: str) -> set[int]:
         for kind in ("path_params", "query_params", "header_params", "cookie_params")
         for _ in _params(dependant, kind)
     )
-    signed_in = any(d.call is current_actor for d in _dependants(dependant))
+    calls = [d.call for d in _dependants(dependant)]
+    signed_in = current_actor in calls
     in_workspace = "{ws}" in path
     changes = method not in SAFE
+    # A write action in an archived workspace is refused with 409, even one read with GET.
+    writes = any(
+        refused_when_archived(action)
+        for action in (REQUIRED.get(call) for call in calls if call is not None)
+        if action is not None
+    )
     statuses: set[int] = set()
     if has_input:
         statuses |= {400, 422}
@@ -123,7 +132,7 @@ def error_statuses(route: APIRoute, method: str, path: str) -> set[int]:
         statuses.add(401)
         if in_workspace or changes:
             statuses.add(403)
-    if in_workspace and changes:
+    if in_workspace and (changes or writes):
         statuses.add(409)
     if changes:
         statuses.add(413)  # every request body is measured, whatever the operation reads

@@ -66,9 +66,15 @@ def authorize(session: Session, actor: Actor, slug: str, action: Action) -> Acce
             f"your role in '{slug}' ({role.value if role else 'none'}) does not allow "
             f"{action.value}"
         )
-    if workspace.archived and action not in READ_ACTIONS and action is not Action.WORKSPACE_UPDATE:
+    if workspace.archived and refused_when_archived(action):
         raise Conflict(f"workspace '{slug}' is archived; unarchive it first")
     return access
+
+
+def refused_when_archived(action: Action) -> bool:
+    """Whether an archived workspace refuses ``action``: everything but reading it and
+    unarchiving it."""
+    return action not in READ_ACTIONS and action is not Action.WORKSPACE_UPDATE
 
 
 def get_visible(session: Session, actor: Actor, slug: str) -> Workspace:

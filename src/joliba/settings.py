@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         description="Disk quota of each workspace's files in MiB, unless an instance admin "
         "sets the workspace's own (0: no quota).",
     )
+    run_min_free_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Free disk space (MiB) runs must leave where JOLIBA_HOME and the workspace "
+        "files are: below it no run starts and running ones are stopped, so that the "
+        "metadata database and uploads keep room (0: no check).",
+    )
     max_pipeline_bytes: int = Field(
         default=50 * 1024 * 1024,
         ge=1024,

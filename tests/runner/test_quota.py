@@ -3,11 +3,13 @@ workspace page, set by instance admins."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from joliba.domain.permissions import Role
 from tests.conftest import World
-from tests.pipeline_helpers import SIMPLE, push, start_run, wait_for_run
+from tests.pipeline_helpers import SIMPLE, SLEEPY, push, start_run, wait_for_run
 from tests.web.page_client import Pages
 
 FILLS = """
@@ -86,3 +88,28 @@ def test_uploads_and_runs_stop_at_the_quota(world: World) -> None:
     run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 1})["id"])
     assert run["state"] == "failed"
     assert run["error"] == "could not start: workspace disk quota exceeded (1 MB)", run
+
+
+def test_runs_stop_when_the_servers_disk_is_nearly_full(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = world.person()
+    ws = world.workspace(admin)
+    push(admin.api, ws, "sleepy", SLEEPY)
+    push(admin.api, ws, "simple")
+    run = start_run(admin.api, ws, "sleepy")
+    wait_for_run(admin.api, ws, run["id"], states={"running"})
+    # More free space asked for than the disk has: as if the disk had just filled up.
+    wanted = shutil.disk_usage(world.platform.settings.home).total // (1024 * 1024) + 1
+    monkeypatch.setattr(world.platform.settings, "run_min_free_mb", wanted)
+    ended = wait_for_run(admin.api, ws, run["id"], timeout=60)
+    assert ended["state"] == "failed"
+    assert ended["error"].startswith(f"the server's disk is nearly full (less than {wanted} MB"), (
+        ended
+    )
+    # Nor does a new run start until there is room again.
+    refused = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 1})["id"])
+    assert refused["error"].startswith("could not start: the server's disk is nearly full")
+    monkeypatch.undo()
+    again = wait_for_run(admin.api, ws, start_run(admin.api, ws, "simple", {"count": 1})["id"])
+    assert again["state"] == "succeeded"

@@ -245,6 +245,9 @@ class RunProcess:
             self._workspace_id = workspace_id
         if self._quota_mb:
             self._cap_files_to_quota(workspace_id)
+        problem = self._disk_problem()
+        if problem is not None:
+            raise TooLarge(problem)
         folder = self.code.folder(sha)
         if not folder.is_dir():
             self._system(f"unpacking version code ({sha[:12]})")
@@ -338,11 +341,25 @@ class RunProcess:
                 self.limits, file_reason=f"workspace disk quota exceeded ({self._quota_mb} MB)"
             )
 
-    def _over_quota(self) -> bool:
-        if not self._quota_mb or self._workspace_id is None:
-            return False
-        used = quotas.used_bytes(self.platform.store, self._workspace_id)
-        return used > self._quota_mb * quotas.MB
+    def _disk_problem(self) -> str | None:
+        """Why the run must stop for disk space: its workspace's quota, or the server's disk
+        nearly full (the metadata database and uploads need room more than a run does)."""
+        if self._quota_mb and self._workspace_id is not None:
+            used = quotas.used_bytes(self.platform.store, self._workspace_id)
+            if used > self._quota_mb * quotas.MB:
+                return f"workspace disk quota exceeded ({self._quota_mb} MB)"
+        least = self.platform.settings.run_min_free_mb
+        if least and self._workspace_id is not None:
+            places = [self.platform.settings.home]
+            if self.platform.store.is_local:
+                places.append(Path(self.platform.store.workspace_files(self._workspace_id).root))
+            free = min(_free_bytes(place) for place in places)
+            if free < least * quotas.MB:
+                return (
+                    f"the server's disk is nearly full (less than {least} MB free); runs stop "
+                    "so that Joliba's own data keeps room"
+                )
+        return None
 
     def _fetch_code(self, sha: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:
@@ -413,9 +430,9 @@ class RunProcess:
                         forced = (RunState.TIMED_OUT, f"timed out after {timeout} s")
                     elif now >= next_quota_check:
                         next_quota_check = now + QUOTA_EVERY
-                        if self._over_quota():
-                            quota = f"workspace disk quota exceeded ({self._quota_mb} MB)"
-                            forced = (RunState.FAILED, quota)
+                        problem = self._disk_problem()
+                        if problem is not None:
+                            forced = (RunState.FAILED, problem)
                     if forced[0] is not None:
                         if not self._lost.is_set():
                             self._system(f"stopping the run: {forced[1]}", "warning")
@@ -595,3 +612,10 @@ def _parse_time(value: Any) -> datetime | None:
 
 def new_executor_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _free_bytes(place: Path) -> int:
+    """Free bytes on the file system holding ``place`` (or its nearest existing parent)."""
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    return shutil.disk_usage(place).free

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="Disk quota of each workspace's files in MiB, unless an instance admin "
         "sets the workspace's own (0: no quota).",
     )
+    run_log_mb: int = Field(
+        default=64,
+        ge=0,
+        description="Log lines one run may keep, in MiB; past it further lines are dropped "
+        "with a warning and the run goes on (0: no limit).",
+    )
     run_min_free_mb: int = Field(
         default=1024,
         ge=0,

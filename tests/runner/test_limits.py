@@ -147,3 +147,33 @@ def test_the_pipeline_page_shows_limits_and_lets_admins_set_them(world: World) -
         assert refused.status_code == 403
     limits = admin.api.get(f"/workspaces/{ws}/pipelines/simple").json()["limits"]
     assert limits["memory_mb"] == 512 and limits["processes"] is None
+
+
+CHATTY = """
+import sys
+from joliba import current_run, pipeline
+
+@pipeline(name="Chatty")
+def chatty():
+    for n in range(30_000):  # some 3 MB of output
+        print(f"line {n:06d} " + "x" * 90)
+        if n % 1000 == 0:
+            current_run.log_info(f"sdk line {n}")
+    sys.stdout.flush()
+    current_run.log_info("finished talking")
+"""
+
+
+def test_a_chatty_run_keeps_only_its_log_limit_and_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = world.person()
+    ws = world.workspace(admin)
+    push(admin.api, ws, "chatty", CHATTY)
+    monkeypatch.setattr(world.platform.settings, "run_log_mb", 1)
+    run = wait_for_run(admin.api, ws, start_run(admin.api, ws, "chatty")["id"], timeout=120)
+    assert run["state"] == "succeeded", run  # the run itself is not stopped
+    text = admin.api.get(f"/workspaces/{ws}/runs/{run['id']}/logs.txt").text
+    assert "log limit reached (1 MB): further lines of this run are dropped" in text
+    assert "line 000000" in text and "finished talking" not in text
+    assert len(text) < 1.5 * 1024 * 1024, len(text)

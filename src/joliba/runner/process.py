@@ -113,6 +113,7 @@ class RunProcess:
         self.limits = Limits.from_settings(platform.settings)
         self._reasons = LimitReasons(self.limits)
         self._quota_mb = 0
+        self._log_bytes = 0
         self._workspace_id: uuid.UUID | None = None
         self.thread = threading.Thread(target=self._main, name=f"run-{self.run_id}", daemon=True)
 
@@ -460,25 +461,43 @@ class RunProcess:
                 pipe.close()
         return forced
 
+    def _keep(self, batch: Batch, line: dict[str, Any]) -> None:
+        """Keep a log line, until the run's lines pass JOLIBA_RUN_LOG_MB: the rest are
+        dropped (the run goes on), so that no run can fill the metadata database."""
+        budget = self.platform.settings.run_log_mb * 1024 * 1024
+        if budget and self._log_bytes > budget:
+            return
+        self._log_bytes += len(line["message"]) + 64  # the row's own weight, roughly
+        batch.lines.append(line)
+        if budget and self._log_bytes > budget:
+            batch.lines.append(
+                _line(
+                    LogStream.SYSTEM,
+                    "warning",
+                    f"log limit reached ({self.platform.settings.run_log_mb} MB): further "
+                    "lines of this run are dropped",
+                )
+            )
+
     def _take(self, batch: Batch, stream: LogStream, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
         at = utcnow()
         if stream is LogStream.STDERR:
             self._reasons.see(text)
         if stream is not LogStream.SDK:
-            batch.lines.append({"at": at, "stream": stream, "level": "info", "message": text})
+            self._keep(batch, {"at": at, "stream": stream, "level": "info", "message": text})
             return
         try:
             event = json.loads(text)
             kind = event["event"]
         except (ValueError, KeyError, TypeError):
-            batch.lines.append({"at": at, "stream": stream, "level": "info", "message": text})
+            self._keep(batch, {"at": at, "stream": stream, "level": "info", "message": text})
             return
         at = _parse_time(event.get("at")) or at
         if kind == "log":
             level = event.get("level") if event.get("level") in LOG_LEVELS else "info"
-            message = str(event.get("message", ""))
-            batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
+            message = str(event.get("message", ""))[:_MAX_LINE]
+            self._keep(batch, {"at": at, "stream": stream, "level": level, "message": message})
         elif kind == "progress":
             with contextlib.suppress(TypeError, ValueError):
                 batch.progress = (int(event.get("percent", 0)), event.get("message"))

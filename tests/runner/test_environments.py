@@ -101,3 +101,50 @@ def test_prepare_stores_nothing_when_the_build_fails(
     assert source.spec["name"] == "Uses a package"
     assert source.requirements_sha256
     assert len(list((tmp_path / "store").rglob("*.zip"))) == 1
+
+
+def _sdist(folder: Path, marker: Path) -> None:
+    """evilpkg 1.0 as a source distribution only: building it writes ``marker``."""
+    import io
+    import tarfile
+
+    setup = f"from pathlib import Path\nPath({str(marker)!r}).write_text('built')\n"
+    setup += "from setuptools import setup\nsetup(name='evilpkg', version='1.0')\n"
+    files = {
+        "evilpkg-1.0/setup.py": setup,
+        "evilpkg-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: evilpkg\nVersion: 1.0\n",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / "evilpkg-1.0.tar.gz", "w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_no_package_code_runs_on_the_server_while_building(
+    environments: Environments, tmp_path: Path
+) -> None:
+    marker = tmp_path / "built-on-the-server"
+    assert environments.find_links is not None
+    _sdist(Path(environments.find_links), marker)
+    # From the index: only wheels are installed, a source distribution is never built.
+    with pytest.raises(Invalid) as raised:
+        environments.ensure("evilpkg==1.0\n")
+    assert "requirements.txt could not be installed" in raised.value.message
+    assert "--no-build" in raised.value.message  # the installer's own reason
+    assert "never builds one from source" in raised.value.message
+    # From a path or URL: refused before the installer starts.
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "setup.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('built')\n"
+    )
+    for line in (f"evil @ file://{folder}", f"-e {folder}", str(folder)):
+        with pytest.raises(Invalid) as raised:
+            environments.ensure(line + "\n")
+        assert raised.value.message.startswith("requirements.txt line 1"), raised.value.message
+    assert not marker.exists()
+    # Wheels still install.
+    assert _value(environments.ensure("jolibatestpkg==2.0\n").python) == "99"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from joliba.domain.errors import Invalid
+from joliba.domain.requirements import check_requirements
 
 _BUILD_TIMEOUT = 1800
 _MAX_MESSAGE = 4000
@@ -45,6 +46,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
     return env
+
+
+#: Added to an install failure that a missing wheel may explain.
+WHEELS_ONLY = (
+    "Joliba installs packages as wheels only and never builds one from source (a build runs "
+    "the package's own code on the server); pick a version published with a wheel for this "
+    "platform."
+)
 
 
 def sandbox_env(environment: Environment, **extra: str) -> dict[str, str]:
@@ -112,6 +121,8 @@ class Environments:
         return Environment(key, self.folder(key) / "bin" / "python")
 
     def _build(self, key: str, requirements: str) -> None:
+        # Built outside the sandbox: packages by name from the index, as wheels only.
+        check_requirements(requirements)
         final = self.folder(key)
         shutil.rmtree(final, ignore_errors=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".build-{key}-", dir=self.root))
@@ -125,6 +136,7 @@ class Environments:
                 "install",
                 "--quiet",
                 "--compile-bytecode",  # runs write no bytecode: compile once, here
+                "--no-build",  # a build would run the package's code with the server's rights
                 "--python",
                 str(venv / "bin" / "python"),
                 *self._index_args(),
@@ -168,6 +180,8 @@ class Environments:
             ) from None
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip()[-_MAX_MESSAGE:]
+            if "wheel" in message:
+                message += f"\n{WHEELS_ONLY}"
             raise Invalid(
                 f"requirements.txt could not be installed:\n{message}",
                 details={"field": "requirements.txt"},

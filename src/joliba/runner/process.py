@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -166,7 +165,7 @@ class RunProcess:
         if group is not None:
             # The child waits at the gate until it is in its group (see process_group).
             gate = os.pipe()
-            command = [sys.executable, "-I", "-S", "-c", GATE, str(gate[0]), *command]
+            command = [*GATE, str(gate[0]), *command]
         try:
             launch.env["JOLIBA_EVENTS_FD"] = str(write_fd)
             child = subprocess.Popen(  # noqa: S603 (our interpreter and module)

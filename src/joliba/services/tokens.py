@@ -84,15 +84,7 @@ def revoke(session: Session, actor: Actor, token_id: uuid.UUID) -> None:
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != actor.user.id or token.revoked_at is not None:
         raise NotFound("token not found")
-    token.revoked_at = utcnow()
-    audit.record(
-        session,
-        "token.revoke",
-        actor=actor,
-        workspace=token.workspace,
-        target=f"{token.prefix}… ({token.name})",
-        details={"token_id": str(token.id)},
-    )
+    _revoke(session, token, actor, utcnow())
 
 
 def revoke_all(session: Session, user: User, *, reason: str, actor: Actor | None = None) -> int:
@@ -103,17 +95,23 @@ def revoke_all(session: Session, user: User, *, reason: str, actor: Actor | None
     ).all()
     now = utcnow()
     for token in live:
-        token.revoked_at = now
-        audit.record(
-            session,
-            "token.revoke",
-            actor=actor,
-            workspace=token.workspace,
-            target=f"{token.prefix}… ({token.name})",
-            details={"token_id": str(token.id), "reason": reason, "user": user.email},
-        )
+        _revoke(session, token, actor, now, reason=reason, user=user.email)
     session.flush()
     return len(live)
+
+
+def _revoke(
+    session: Session, token: ApiToken, actor: Actor | None, now: datetime, **why: str
+) -> None:
+    token.revoked_at = now
+    audit.record(
+        session,
+        "token.revoke",
+        actor=actor,
+        workspace=token.workspace,
+        target=f"{token.prefix}… ({token.name})",
+        details={"token_id": str(token.id), **why},
+    )
 
 
 def resolve(session: Session, secret: str) -> ApiToken | None:

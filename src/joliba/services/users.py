@@ -106,15 +106,7 @@ def reset_password(
     the wrong hands: the new password, every browser session ended, and every API token and
     dataset token the user holds revoked. Audited as ``user.password_reset``."""
     set_password(session, user, password)
-    revoked = _revoke_credentials(session, user, actor=actor, reason="password reset")
-    audit.record(
-        session,
-        "user.password_reset",
-        actor=actor,
-        target=user.email,
-        details=revoked.details(),
-    )
-    return revoked
+    return _revoke_credentials(session, user, actor, "password reset", "user.password_reset")
 
 
 def deactivate(session: Session, user: User, *, actor: Actor | None = None) -> Revoked:
@@ -122,15 +114,7 @@ def deactivate(session: Session, user: User, *, actor: Actor | None = None) -> R
     tokens and dataset tokens revoked (reactivating does not bring them back)."""
     user.is_active = False
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-    revoked = _revoke_credentials(session, user, actor=actor, reason="deactivation")
-    audit.record(
-        session,
-        "user.deactivate",
-        actor=actor,
-        target=user.email,
-        details=revoked.details(),
-    )
-    return revoked
+    return _revoke_credentials(session, user, actor, "deactivation", "user.deactivate")
 
 
 def activate(session: Session, user: User, *, actor: Actor | None = None) -> None:
@@ -141,12 +125,15 @@ def activate(session: Session, user: User, *, actor: Actor | None = None) -> Non
 
 
 def _revoke_credentials(
-    session: Session, user: User, *, actor: Actor | None, reason: str
+    session: Session, user: User, actor: Actor | None, reason: str, action: str
 ) -> Revoked:
-    return Revoked(
+    """Every API token and dataset token of ``user`` revoked, then ``action`` audited."""
+    revoked = Revoked(
         tokens=tokens.revoke_all(session, user, actor=actor, reason=reason),
         dataset_tokens=dataset_tokens.revoke_all_of(session, user, actor=actor, reason=reason),
     )
+    audit.record(session, action, actor=actor, target=user.email, details=revoked.details())
+    return revoked
 
 
 def change_password(

@@ -245,7 +245,7 @@ class RunProcess:
             self._workspace_id = workspace_id
         if self._quota_mb:
             self._cap_files_to_quota(workspace_id)
-        problem = self._disk_problem()
+        problem = self._disk_problem(quota=False)  # the quota was just checked
         if problem is not None:
             raise TooLarge(problem)
         folder = self.code.folder(sha)
@@ -341,10 +341,10 @@ class RunProcess:
                 self.limits, file_reason=f"workspace disk quota exceeded ({self._quota_mb} MB)"
             )
 
-    def _disk_problem(self) -> str | None:
+    def _disk_problem(self, *, quota: bool = True) -> str | None:
         """Why the run must stop for disk space: its workspace's quota, or the server's disk
         nearly full (the metadata database and uploads need room more than a run does)."""
-        if self._quota_mb and self._workspace_id is not None:
+        if quota and self._quota_mb and self._workspace_id is not None:
             used = quotas.used_bytes(self.platform.store, self._workspace_id)
             if used > self._quota_mb * quotas.MB:
                 return f"workspace disk quota exceeded ({self._quota_mb} MB)"

@@ -17,7 +17,7 @@ def create(
     description: str = typer.Option("", "--description"),
     time_zone: str = typer.Option("UTC", "--time-zone", help="IANA name, e.g. Africa/Niamey."),
 ) -> None:
-    """Create a workspace with ADMIN as its first admin."""
+    """Create a workspace; the user given with --admin is its first admin."""
     from joliba.services import users, workspaces
 
     with transaction() as (_platform, session):

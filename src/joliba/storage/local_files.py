@@ -12,6 +12,7 @@ a run could swap a folder for a link. Inside its sandbox, the run's links work a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -48,8 +49,12 @@ class LocalWorkspaceFiles(WorkspaceFiles):
                 except FileNotFoundError:
                     if not create:
                         raise
-                    os.mkdir(part, dir_fd=fd)
-                    child = os.open(part, _FOLDER, dir_fd=fd)
+                    with contextlib.suppress(FileExistsError):  # made meanwhile by another
+                        os.mkdir(part, dir_fd=fd)
+                    try:
+                        child = os.open(part, _FOLDER, dir_fd=fd)
+                    except OSError as exc:  # what was made meanwhile is not a folder
+                        raise FileNotFoundError(f"'{part}' is not a folder") from exc
                 except OSError as exc:  # ENOTDIR (a file or a link), ELOOP
                     raise FileNotFoundError(f"'{part}' is not a folder") from exc
                 os.close(fd)

@@ -347,8 +347,10 @@ def s3_platform(
         storage_options=s3_options(s3_endpoint),
         secret_key=platform.settings.secret_key_value(),
         # Servers sharing a database must share storage; this one only serves files, so it
-        # must not run the main platform's pipelines (their code is in the other store).
+        # must not run the main platform's pipelines nor profile its tables (their code and
+        # blobs are in the other store).
         max_runs=0,
+        profile_workers=0,
     )
     if platform.settings.database_url is None:
         settings = settings.model_copy(

@@ -1,4 +1,5 @@
-"""Pipeline runs through a real `joliba serve`: how fast a run starts, how many finish a minute.
+"""Pipeline runs through a real `joliba serve`: how fast a run starts, how many finish a minute,
+how fast a cancel ends one.
 
 1. Latency: trigger a trivial pipeline over the API (POST .../runs), then poll its logs until
    the pipeline's first line ("first line") is visible; against the time of a bare
@@ -9,10 +10,15 @@
    server. Target: at least 600 runs per minute on 2 cores. Also prints the CPU time one run
    costs (server and pipeline process, from /proc) and the rate that allows on 2 idle cores,
    which holds even when other work shares the machine.
+3. Cancel: start a pipeline that starts a child process and sleeps, wait for its first line,
+   then time POST .../cancel until the run shows "cancelled" (its process stopped, its events
+   delivered); against ending a bare `python -c "import joliba; ..."` sleeper with SIGTERM,
+   measured in the same run. Target: p50 at most 10 s (what the API tests once asserted).
 
 The servers log at warning level, as in run.py (no access log line per poll).
 
 Usage: python benchmarks/pipelines.py [--runs 20] [--throughput 200] [--slots 2,4,8] [--poll 0.005]
+       [--cancels 10]
 Set JOLIBA_BENCH_KEEP=1 to keep the temporary folder (server logs, databases).
 """
 
@@ -45,6 +51,7 @@ FIRST_LINE = "first line"
 POLL = 0.005  # default seconds between log polls while waiting for the first line
 LATENCY_TARGET = 2.0  # p50 at most this many times python + import joliba
 THROUGHPUT_TARGET = 600  # runs per minute
+CANCEL_TARGET = 10.0  # seconds from the cancel request to the run shown cancelled, p50
 FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "skipped")
 
 PIPELINE = """\
@@ -54,6 +61,19 @@ from joliba import current_run, pipeline
 @pipeline(name="First line")
 def first_line():
     current_run.log_info("first line")
+"""
+
+SLEEPER_CODE = "sleeper"
+SLEEPER = """\
+import subprocess, sys, time
+from joliba import current_run, pipeline
+
+
+@pipeline(name="Sleeper")
+def sleeper():
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    current_run.log_info("first line")
+    time.sleep(300)
 """
 
 
@@ -159,12 +179,12 @@ def fresh_server(
                 process.wait()
 
 
-def push(api: httpx.Client) -> None:
+def push(api: httpx.Client, code: str = CODE, source: str = PIPELINE) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("pipeline.py", PIPELINE)
+        archive.writestr("pipeline.py", source)
     response = api.post(
-        f"/workspaces/{WS}/pipelines/{CODE}/versions",
+        f"/workspaces/{WS}/pipelines/{code}/versions",
         content=buffer.getvalue(),
         headers={"Content-Type": "application/zip"},
         timeout=300,
@@ -173,14 +193,16 @@ def push(api: httpx.Client) -> None:
         raise RuntimeError(f"push failed: {response.status_code} {response.text}")
 
 
-def trigger(api: httpx.Client) -> str:
-    response = api.post(f"/workspaces/{WS}/pipelines/{CODE}/runs", json={"parameters": {}})
+def trigger(api: httpx.Client, code: str = CODE) -> str:
+    response = api.post(f"/workspaces/{WS}/pipelines/{code}/runs", json={"parameters": {}})
     if response.status_code != 201:
         raise RuntimeError(f"could not start a run: {response.status_code} {response.text}")
     return str(response.json()["id"])
 
 
-def wait_ended(api: httpx.Client, run_id: str, timeout: float = 120) -> dict[str, object]:
+def wait_ended(
+    api: httpx.Client, run_id: str, timeout: float = 120, poll: float = 0.02
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
         run = dict(api.get(f"/workspaces/{WS}/runs/{run_id}").json())
@@ -188,7 +210,7 @@ def wait_ended(api: httpx.Client, run_id: str, timeout: float = 120) -> dict[str
             return run
         if time.monotonic() > deadline:
             raise RuntimeError(f"run {run_id} still {run['state']} after {timeout} s")
-        time.sleep(0.02)
+        time.sleep(poll)
 
 
 @dataclass
@@ -203,25 +225,29 @@ def _epoch(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def first_line_latency(api: httpx.Client, poll: float) -> Timing:
-    """Time from just before the POST to the first poll that shows the first line."""
-    wall0 = time.time()
-    t0 = time.perf_counter()
-    run_id = trigger(api)
+def wait_first_line(api: httpx.Client, run_id: str, poll: float) -> dict[str, Any]:
+    """The run's log line FIRST_LINE, polling its log every ``poll`` seconds until it is there."""
     after = 0
-    deadline = t0 + 120
-    line: dict[str, Any] | None = None
-    while line is None:
+    deadline = time.perf_counter() + 120
+    while True:
         page = api.get(f"/workspaces/{WS}/runs/{run_id}/logs", params={"after": after}).json()
         line = next((item for item in page["items"] if item["message"] == FIRST_LINE), None)
         if line is not None:
-            break
+            return dict(line)
         if page["finished"]:
             raise RuntimeError(f"run {run_id} ended {page['state']} without its first line")
         if time.perf_counter() > deadline:
             raise RuntimeError(f"run {run_id}: no first line after 120 s")
         after = page["next_after"]
         time.sleep(poll)
+
+
+def first_line_latency(api: httpx.Client, poll: float) -> Timing:
+    """Time from just before the POST to the first poll that shows the first line."""
+    wall0 = time.time()
+    t0 = time.perf_counter()
+    run_id = trigger(api)
+    line = wait_first_line(api, run_id, poll)
     total = time.perf_counter() - t0
     seen = wall0 + total
     run = wait_ended(api, run_id)  # one run at a time: the next starts on an idle server
@@ -269,6 +295,62 @@ def latency(work: Path, n: int, poll: float = POLL) -> dict[str, float]:
         f"claimed → line written by the pipeline {ms([t.child for t in timings])} "
         f"(read run, Popen, interpreter, imports), written → seen "
         f"{ms([t.relayed for t in timings])} (relay, commit, poll)"
+    )
+    return {"p50": p50, "baseline": base}
+
+
+def cancel_once(api: httpx.Client, poll: float) -> float:
+    """Seconds from the cancel request of a running sleeper to the run shown cancelled."""
+    run_id = trigger(api, SLEEPER_CODE)
+    wait_first_line(api, run_id, poll)  # its code runs, and its child process with it
+    t0 = time.perf_counter()
+    response = api.post(f"/workspaces/{WS}/runs/{run_id}/cancel")
+    if response.status_code != 200:
+        raise RuntimeError(f"could not cancel: {response.status_code} {response.text}")
+    run = wait_ended(api, run_id, poll=poll)
+    elapsed = time.perf_counter() - t0
+    if run["state"] != "cancelled":
+        raise RuntimeError(f"run {run_id} ended {run['state']}, not cancelled: {run.get('error')}")
+    return elapsed
+
+
+def time_terminate() -> float:
+    """Baseline: SIGTERM to a started `python -c "import joliba; ..."` sleeper, until it exited."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
+    code = "import joliba, time; print('ready', flush=True); time.sleep(300)"
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()
+    t0 = time.perf_counter()
+    process.terminate()
+    process.wait(timeout=60)
+    elapsed = time.perf_counter() - t0
+    process.stdout.close()
+    return elapsed
+
+
+def cancel_latency(work: Path, n: int, poll: float = POLL) -> dict[str, float]:
+    baseline: list[float] = []
+    measured: list[float] = []
+    with serve(work, "cancel") as server:
+        push(server.api, SLEEPER_CODE, SLEEPER)
+        time_terminate()  # warm-ups, not counted
+        cancel_once(server.api, poll)
+        for _ in range(n):  # interleaved, so that other load on the machine hits both alike
+            baseline.append(time_terminate())
+            measured.append(cancel_once(server.api, poll))
+    p50 = statistics.median(measured)
+    base = statistics.median(baseline)
+    print(f"pipeline cancel → cancelled, {n} runs one by one (after 1 warm-up run)")
+    print(
+        f"  p50 {p50 * 1000:5.0f} ms  p95 {percentile(measured, 95) * 1000:5.0f} ms  "
+        f"max {max(measured) * 1000:5.0f} ms  "
+        f"ratio {p50 / base:6.1f} x SIGTERM to a bare python sleeper ({base * 1000:.1f} ms)  "
+        f"target ≤ {CANCEL_TARGET:.0f} s {'met' if p50 <= CANCEL_TARGET else 'MISSED'}"
+    )
+    print(
+        f"  the runner signals the run's process group, waits for it and marks the run; "
+        f"states polled every {poll * 1000:g} ms"
     )
     return {"p50": p50, "baseline": base}
 
@@ -347,15 +429,21 @@ def throughput(work: Path, n: int, slot_choices: list[int]) -> dict[str, float]:
 
 
 def run(
-    runs: int = 20, queued: int = 200, slots: tuple[int, ...] = (2, 4, 8), poll: float = POLL
+    runs: int = 20,
+    queued: int = 200,
+    slots: tuple[int, ...] = (2, 4, 8),
+    poll: float = POLL,
+    cancels: int = 10,
 ) -> None:
-    """Both pipeline benchmarks; called by benchmarks/run.py."""
+    """The pipeline benchmarks; called by benchmarks/run.py."""
     work = Path(tempfile.mkdtemp(prefix="joliba-bench-pipelines-"))
     try:
         if runs:
             latency(work, runs, poll)
         if queued:
             throughput(work, queued, list(slots))
+        if cancels:
+            cancel_latency(work, cancels, poll)
     finally:
         if os.environ.get("JOLIBA_BENCH_KEEP"):
             print(f"  (kept {work})", file=sys.stderr)
@@ -369,9 +457,10 @@ def main() -> None:
     parser.add_argument("--throughput", type=int, default=200, help="runs queued at once")
     parser.add_argument("--slots", default="2,4,8", help="MAX_RUNS settings to try")
     parser.add_argument("--poll", type=float, default=POLL, help="seconds between log polls")
+    parser.add_argument("--cancels", type=int, default=10, help="runs cancelled one by one")
     args = parser.parse_args()
     slots = tuple(int(s) for s in args.slots.split(",") if s)
-    run(args.runs, args.throughput, slots, args.poll)
+    run(args.runs, args.throughput, slots, args.poll, args.cancels)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 2. An authenticated API list request against the unauthenticated health check, both over
    HTTP to the same server: the cost of sign-in, permission checks and paging.
 3. Pipeline runs (benchmarks/pipelines.py): trigger-to-first-line latency against a bare
-   `python -c "import joliba"`, and the throughput of trivial runs queued at once.
+   `python -c "import joliba"`, the throughput of trivial runs queued at once, and how long a
+   cancel takes to end a running run against SIGTERM to a bare python process.
 4. Datasets (benchmarks/datasets.py): profiling a 5,000,000-row Parquet table on the server and
    in-process against DuckDB's SUMMARIZE, and a 2 GiB upload into a draft against writing the
    bytes to disk, with the server's peak memory (JOLIBA_BENCH_SMALL=1 for a quick run).

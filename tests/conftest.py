@@ -95,7 +95,7 @@ def fresh_database_url(backend: str) -> Iterator[str | None]:
 
 
 def sandbox_problem() -> str | None:
-    from joliba.runner.sandbox import Sandbox
+    from joliba.builds.sandbox import Sandbox
 
     return Sandbox(Settings(sandbox="on")).problem()
 
@@ -121,6 +121,10 @@ def make_settings(home: Path, database_url: str | None = None, **overrides: Any)
     # The tests' DHIS2 emulators, moto and PostgreSQL are on 127.0.0.1: connections must
     # reach them (tests of the refusal turn it off).
     overrides.setdefault("connection_allow_private", True)
+    # The cheapest password hashing the settings allow (OWASP's argon2id minimum): thousands
+    # of test users are made, and the default cost is tried in tests/services/test_passwords.
+    overrides.setdefault("password_memory_kib", 19456)
+    overrides.setdefault("password_time_cost", 2)
     settings = Settings(home=home, database_url=database_url, **overrides)
     prepare_home(settings)
     return settings

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import tempfile
 import textwrap
-import time
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from joliba.client.archive import build
 from joliba.domain.permissions import Action
@@ -24,6 +25,7 @@ from joliba.domain.runs import FINISHED, Trigger
 from joliba.services import pipelines, runs, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
+from tests.fixtures.waiting import eventually
 
 SIMPLE = """
 from joliba import current_run, parameter, pipeline
@@ -57,6 +59,25 @@ def sleepy():
     current_run.log_info("going to sleep")
     time.sleep(60)
     current_run.log_info("woke up")
+"""
+
+
+def sleeper_with_child(timeout: int | None = None) -> str:
+    """A pipeline that starts a child process, logs ``child <marker>`` and sleeps for 300 s.
+
+    ``child_marker`` finds the child among the host's processes (its pid is the sandbox's).
+    """
+    options = f", timeout={timeout}" if timeout is not None else ""
+    return f"""
+import subprocess, sys, time, uuid
+from joliba import current_run, pipeline
+
+@pipeline(name="Sleeper"{options})
+def sleeper():
+    marker = f"sleeper-child-{{uuid.uuid4().hex}}"
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
+    current_run.log_info(f"child {{marker}}")
+    time.sleep(300)
 """
 
 
@@ -135,18 +156,39 @@ def wait_for_run(
 ) -> dict[str, Any]:
     """Poll the run until it reaches one of ``states`` (default: any ending); its JSON.
 
-    Fails the test after ``timeout`` seconds.
+    Fails the test after ``timeout`` seconds, and at once if the API does not answer 200.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+    seen: dict[str, Any] = {}
+
+    def reached() -> dict[str, Any] | None:
         response = client.get(f"/workspaces/{ws}/runs/{run_id}")
-        assert response.status_code == 200, response.text
-        run = dict(response.json())
-        if run["state"] in states:
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run['state']} after {timeout} s: {run}")
-        time.sleep(0.1)
+        if response.status_code != 200:
+            pytest.fail(f"GET run {run_id}: {response.status_code} {response.text}")
+        seen.update(response.json())
+        return dict(seen) if seen["state"] in states else None
+
+    return eventually(
+        reached,
+        timeout=timeout,
+        interval=0.1,
+        message=lambda: f"run {run_id} not {'/'.join(sorted(states))} in time: {seen}",
+    )
+
+
+def wait_for_log(
+    client: httpx.Client,
+    ws: str,
+    run_id: str,
+    found: Callable[[str], bool],
+    timeout: float = 60,
+) -> str:
+    """The first line of the run's log for which ``found`` is true, once there is one."""
+    return eventually(
+        lambda: next((m for m in log_messages(client, ws, run_id) if found(m)), None),
+        timeout=timeout,
+        interval=0.1,
+        message=lambda: f"run {run_id} logged no such line: {log_messages(client, ws, run_id)}",
+    )
 
 
 def log_messages(client: httpx.Client, ws: str, run_id: str) -> list[str]:
@@ -201,3 +243,15 @@ def host_processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def child_marker(client: httpx.Client, ws: str, run_id: str, timeout: float = 30) -> str:
+    """The marker of the child process of a ``sleeper_with_child`` run, once it is running."""
+    line = wait_for_log(
+        client,
+        ws,
+        run_id,
+        lambda m: m.startswith("child ") and bool(host_processes_with(m.split()[-1])),
+        timeout,
+    )
+    return line.split()[-1]

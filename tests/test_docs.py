@@ -52,3 +52,19 @@ def test_readme_opens_with_the_two_commands() -> None:
     first_block = re.search(r"```\n(.*?)```", readme, re.S)
     assert first_block is not None
     assert "make demo" in first_block.group(1) and "make test" in first_block.group(1)
+
+
+def test_the_architecture_page_names_modules_that_exist() -> None:
+    """docs/architecture.md is where newcomers place code: every module it names is real."""
+    text = (DOCS / "architecture.md").read_text()
+    named = set(re.findall(r"`([a-z_]+(?:/[a-z_<>]+)*\.py)", text))
+    assert len(named) >= 10
+    root = Path(__file__).parents[1]
+    # Test modules are named from the checkout's root, the others from src/joliba.
+    missing = sorted(
+        n
+        for n in named
+        if "<" not in n
+        and not (root / n if n.startswith("tests/") else root / "src" / "joliba" / n).is_file()
+    )
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from joliba.settings import Settings, prepare_home
 
 
@@ -52,3 +55,57 @@ def test_importing_joliba_touches_nothing(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
     assert not home.exists()
     assert not any(tmp_path.iterdir())
+
+
+def test_the_celery_executor_is_refused_until_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOLIBA_EXECUTOR", "celery")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert "JOLIBA_EXECUTOR=celery is not available yet (accepted: process)" in message
+    monkeypatch.setenv("JOLIBA_EXECUTOR", "threads")
+    with pytest.raises(ValidationError, match=r"JOLIBA_EXECUTOR=threads is not an executor"):
+        Settings()
+    monkeypatch.setenv("JOLIBA_EXECUTOR", "process")
+    assert Settings().executor == "process"
+
+
+def test_no_broker_setting_is_advertised(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing reads a broker URL: there is no setting (nor documentation) of one.
+    monkeypatch.setenv("JOLIBA_BROKER_URL", "redis://broker:6379/0")
+    assert "broker_url" not in Settings.model_fields
+    assert not hasattr(Settings(), "broker_url")
+    docs = Path(__file__).parents[1] / "docs"
+    assert not [p.name for p in docs.glob("*.md") if "BROKER_URL" in p.read_text().upper()]
+
+
+def test_relative_paths_are_made_absolute_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("JOLIBA_HOME", ".joliba-demo")
+    monkeypatch.setenv("JOLIBA_DATABASE_URL", "sqlite:///data/joliba.db?timeout=5")
+    monkeypatch.setenv("JOLIBA_STORAGE_URL", "files")
+    monkeypatch.setenv("JOLIBA_PACKAGE_FIND_LINKS", "~/wheels")
+    settings = Settings()
+    monkeypatch.chdir("/")  # what they name must not move with the current folder
+    assert settings.home == tmp_path / ".joliba-demo"
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path}/data/joliba.db?timeout=5"
+    assert settings.resolved_storage_url == str(tmp_path / "files")
+    assert settings.package_find_links == str(tmp_path / "user" / "wheels")
+    assert settings.workspace_databases_dir == tmp_path / ".joliba-demo" / "workspace-databases"
+    assert settings.runtime_dir.is_absolute()
+
+    monkeypatch.setenv("JOLIBA_STORAGE_URL", "file://files")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().resolved_storage_url == f"file://{tmp_path}/files"
+
+
+def test_urls_and_absolute_paths_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("postgresql://db/joliba", "sqlite:////srv/joliba.db", "sqlite://"):
+        assert Settings(database_url=url).resolved_database_url == url
+    for url in ("s3://bucket/prefix", "/srv/joliba/files", "file:///srv/files"):
+        assert Settings(storage_url=url).resolved_storage_url == url
+    links = "https://mirror.example.org/wheels/"
+    assert Settings(package_find_links=links).package_find_links == links

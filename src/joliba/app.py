@@ -10,14 +10,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joliba import __version__
-from joliba.api.downloads import SANDBOX_CSP
-from joliba.api.limits import BodyLimit
-from joliba.api.proxies import ClientAddress
 from joliba.api.router import create_api
+from joliba.builds.sandbox import notice as sandbox_notice
 from joliba.db.migrate import upgrade
+from joliba.http.limits import BodyLimit
+from joliba.http.proxies import ClientAddress
+from joliba.http.security_headers import SecurityHeaders
 from joliba.logs import install_redaction
 from joliba.runner.dispatcher import Runner
 from joliba.runner.profiler import Profiler
@@ -26,50 +26,6 @@ from joliba.settings import Settings, prepare_home
 from joliba.web import pages
 
 log = logging.getLogger("joliba")
-
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        b"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-    ),
-]
-
-
-#: With an https BASE_URL: browsers use https only, for a year, on subdomains too.
-_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-#: Downloads (``Content-Disposition: attachment``) never run as this site's content.
-_DOWNLOAD_HEADERS = [
-    (k, SANDBOX_CSP.encode() if k == b"content-security-policy" else v)
-    for k, v in _SECURITY_HEADERS
-]
-
-
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
-        self.app = app
-        self.pages = [*_SECURITY_HEADERS, _HSTS] if hsts else _SECURITY_HEADERS
-        self.downloads = [*_DOWNLOAD_HEADERS, _HSTS] if hsts else _DOWNLOAD_HEADERS
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower(): v for k, v in message.get("headers", [])}
-                disposition = present.get(b"content-disposition", b"").lower()
-                download = disposition.startswith(b"attachment")
-                defaults = self.downloads if download else self.pages
-                extra = [(k, v) for k, v in defaults if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -106,6 +62,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         openapi_url=None,
     )
     app.state.platform = platform
+    # Pages show it to instance admins; computed here because pages do not import the runner.
+    app.state.sandbox_notice = lambda: sandbox_notice(ready.settings)
     api = create_api(__version__)
     api.state.platform = platform
     app.mount("/api/v1", api)

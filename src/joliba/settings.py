@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from joliba.domain.proxies import Network, parse_networks
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+#: The values JOLIBA_EXECUTOR accepts (a Celery executor comes with scale-out, later).
+EXECUTORS = ("process",)
 
 
 class Settings(BaseSettings):
@@ -56,10 +58,10 @@ class Settings(BaseSettings):
         "Default: one SQLite file per workspace in HOME/workspace-databases, which pipeline "
         "runs get as workspace.database_url.",
     )
-    executor: Literal["process", "celery"] = Field(
+    executor: Literal["process"] = Field(
         default="process",
         description="How pipeline runs are executed: process starts each run as a child "
-        "process of the server (celery is for later scale-out).",
+        "process of the server, the only executor there is so far.",
     )
     max_runs: int = Field(
         default=4, ge=0, description="Pipeline runs this server executes at once (0: none)."
@@ -147,9 +149,6 @@ class Settings(BaseSettings):
         default=None,
         description="A folder or URL of wheel files that pipeline environments may install from.",
     )
-    broker_url: str | None = Field(
-        default=None, description="Celery broker URL when EXECUTOR is celery."
-    )
     smtp_url: str | None = Field(
         default=None, description="SMTP server for emails, smtp://user:password@host:port."
     )
@@ -180,6 +179,15 @@ class Settings(BaseSettings):
     )
     login_window_minutes: int = Field(
         default=15, ge=1, description="The longest wait failed sign-ins impose (minutes)."
+    )
+    # argon2id cost. The floor is OWASP's minimum for argon2id (19 MiB, 2 passes).
+    password_memory_kib: int = Field(
+        default=65536,
+        ge=19456,
+        description="Memory one password hash takes (KiB); passwords are rehashed at sign-in.",
+    )
+    password_time_cost: int = Field(
+        default=3, ge=2, le=20, description="Passes over that memory per password hash."
     )
     max_upload_bytes: int = Field(
         default=0,
@@ -220,11 +228,31 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Server log level.")
 
+    # Every path is made absolute here, once: runs, sandbox mounts and subprocesses start in
+    # other folders, where a relative path would name another place (or none).
     @field_validator("home")
     @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        # Absolute, so that paths handed to runs and subprocesses mean the same from anywhere.
-        return value.expanduser().absolute()
+    def _absolute_home(cls, value: Path) -> Path:
+        return absolute(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_database(cls, value: str | None) -> str | None:
+        return None if value is None else absolute_sqlite_url(value)
+
+    @field_validator("storage_url", "package_find_links")
+    @classmethod
+    def _absolute_folder(cls, value: str | None) -> str | None:
+        return None if value is None else absolute_folder_url(value)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _check_executor(cls, value: object) -> object:
+        # Refused at start: a run queued for an executor that does not exist never starts.
+        if value not in EXECUTORS:
+            what = "is not available yet" if value == "celery" else "is not an executor"
+            raise ValueError(f"JOLIBA_EXECUTOR={value} {what} (accepted: {', '.join(EXECUTORS)})")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -274,6 +302,33 @@ class Settings(BaseSettings):
                 f"No secret key: set JOLIBA_SECRET_KEY or run a joliba command that "
                 f"prepares {self.home}"
             ) from None
+
+
+def absolute(path: Path) -> Path:
+    """``path`` with ``~`` expanded, relative to the current folder: no symlink resolved."""
+    return path.expanduser().absolute()
+
+
+def absolute_sqlite_url(url: str) -> str:
+    """A ``sqlite:///relative.db`` URL made absolute; other URLs (and in-memory) unchanged."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
+        return url
+    path, mark, query = rest.partition("?")
+    if path in ("", ":memory:") or path.startswith(("/", "file:")):
+        return url
+    return f"{scheme}:///{absolute(Path(path))}{mark}{query}"
+
+
+def absolute_folder_url(value: str) -> str:
+    """A local folder (plain or ``file://``) made absolute; other URLs (s3://, https://)
+    unchanged."""
+    if value.startswith("file://"):
+        path = value.removeprefix("file://")
+        return value if path.startswith("/") else f"file://{absolute(Path(path))}"
+    if "://" in value or not value.strip():
+        return value
+    return str(absolute(Path(value)))
 
 
 def prepare_home(settings: Settings) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import duckdb
 from joliba.settings import Settings
 from tests.api.test_dataset_tables import CASES, publish, wait_profile
 from tests.conftest import World
+from tests.fixtures.waiting import eventually
 
 MIB = 1024 * 1024
 LONG_QUERY = "SELECT count(*) FROM range(100000000000) a, cases"
@@ -33,15 +33,6 @@ def changed(settings: Settings, **values: Any) -> Iterator[None]:
     finally:
         for name, value in before.items():
             setattr(settings, name, value)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
 
 
 def open_request(
@@ -147,7 +138,7 @@ def test_a_query_stops_when_its_client_hangs_up(world: World) -> None:
     with changed(world.platform.settings, query_timeout_seconds=600.0):
         sock = open_request(world.server.url, "POST", f"/api/v1{base}/query", headers, body)
         try:
-            wait_until(lambda: len(tables.running("query")) == 1)
+            eventually(lambda: len(tables.running("query")) == 1, timeout=20)
             folder: Path = tables.running("query")[0]
             assert folder.is_dir()
             sock.setblocking(False)
@@ -155,7 +146,7 @@ def test_a_query_stops_when_its_client_hangs_up(world: World) -> None:
                 assert sock.recv(1) == b"", "the server answered before the hang-up"
         finally:
             sock.close()
-        wait_until(lambda: tables.running("query") == [] and not folder.exists())
+        eventually(lambda: tables.running("query") == [] and not folder.exists(), timeout=20)
         # The thread is free again and the next query runs at once.
         again = admin.api.post(f"{base}/query", json={"sql": "SELECT count(*) FROM cases"})
         assert again.status_code == 200 and again.json()["rows"] == [[4]]

@@ -13,6 +13,7 @@ import httpx
 from python_calamine import CalamineWorkbook
 
 from tests.conftest import World
+from tests.fixtures.waiting import eventually
 
 CASES = (
     b"district,period,cases,reported\n"
@@ -60,14 +61,19 @@ def publish(api: httpx.Client, ws: str, slug: str, files: dict[str, bytes]) -> s
     return base
 
 
-def wait_profile(api: httpx.Client, url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+def wait_profile(api: httpx.Client, url: str, timeout: float = 30) -> dict[str, Any]:
+    """The profile at ``url`` (a dataset file's ``.../profile``) once it is done or failed."""
+
+    def ended() -> dict[str, Any] | None:
         body: dict[str, Any] = api.get(url).json()
-        if body["state"] in ("done", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"profile not done: {body}")
+        return body if body["state"] in ("done", "failed") else None
+
+    return eventually(
+        ended,
+        timeout=timeout,
+        interval=0.1,
+        message=lambda: f"profile not done: {api.get(url).json()}",
+    )
 
 
 def test_profiles_of_every_table_kind(world: World) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from joliba.api.downloads import SANDBOX_CSP, content_disposition
+from joliba.http.downloads import SANDBOX_CSP, content_disposition
 from tests.conftest import World, variant_server
 from tests.pipeline_helpers import held_run, push
 

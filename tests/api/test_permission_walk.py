@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from joliba.api.router import create_api
@@ -682,14 +683,36 @@ def _callers(ctx: Ctx) -> list[Caller]:
     ]
 
 
-def test_permission_walk(world: World) -> None:
+#: One test per kind of caller, each in a workspace of its own, so the walk spreads over the
+#: test workers.
+CALLERS = [
+    "anonymous",
+    "outsider",
+    "viewer",
+    "editor",
+    "admin",
+    "superuser",
+    "admin-token-for-this-workspace",
+    "admin-token-for-other-workspace",
+    "dataset-token",
+]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_permission_walk(world: World, caller: str) -> None:
     admin = world.person()
     ctx = Ctx(world=world, ws=world.workspace(admin), admin=admin)
-    failures = []
+    failures: list[str] = []
     with live_emulator(scale=0.1) as dhis2:  # the DHIS2 pickers' endpoint searches it
         ctx.cache["dhis2_url"] = str(dhis2.base_url)
-        _walk(ctx, failures)
+        _walk(ctx, failures, caller)
     assert not failures, "\n" + "\n".join(failures)
+
+
+def test_every_kind_of_caller_is_walked(world: World) -> None:
+    admin = world.person()
+    ctx = Ctx(world=world, ws=world.workspace(admin), admin=admin)
+    assert [c.name for c in _callers(ctx)] == CALLERS
 
 
 def _declared() -> dict[tuple[str, str], set[str]]:
@@ -702,9 +725,11 @@ def _declared() -> dict[tuple[str, str], set[str]]:
     }
 
 
-def _walk(ctx: Ctx, failures: list[str]) -> None:
+def _walk(ctx: Ctx, failures: list[str], name: str) -> None:
     declared = _declared()
     for caller in _callers(ctx):
+        if caller.name != name:
+            continue
         for endpoint in ENDPOINTS:
             spec = endpoint.prepare(ctx, caller)
             url = endpoint.path.format(ws=ctx.ws, **spec.get("params", {}))

@@ -3,7 +3,6 @@ and the run token a pipeline's process gets."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from joliba.services import retention
 from joliba.services.platform import Platform
 from tests.conftest import World
 from tests.e2e.test_demo import free_port
+from tests.fixtures.waiting import eventually
 from tests.pipeline_helpers import push, start_run, wait_for_run
 
 COUNTING = """
@@ -128,15 +128,18 @@ def test_a_successful_run_triggers_the_downstream_pipeline(world: World) -> None
     assert wait_for_run(admin.api, ws, upstream["id"])["state"] == "succeeded"
     failed = start_run(admin.api, ws, "broken")
     assert wait_for_run(admin.api, ws, failed["id"])["state"] == "failed"
-    deadline = time.monotonic() + 30
-    while True:
-        downstream = admin.api.get(f"/workspaces/{ws}/pipelines/publish/runs").json()["items"]
-        if downstream and downstream[0]["state"] == "succeeded":
-            break
-        assert time.monotonic() < deadline, downstream
-        time.sleep(0.1)
-    time.sleep(0.5)  # a wrongly triggered second run would be queued by now
-    downstream = admin.api.get(f"/workspaces/{ws}/pipelines/publish/runs").json()["items"]
+
+    def downstream_runs() -> list[dict[str, Any]]:
+        return list(admin.api.get(f"/workspaces/{ws}/pipelines/publish/runs").json()["items"])
+
+    def first_succeeded() -> bool:
+        runs = downstream_runs()
+        return bool(runs) and runs[0]["state"] == "succeeded"
+
+    eventually(first_succeeded, timeout=30, interval=0.1, message=lambda: str(downstream_runs()))
+    # An ending queues the runs it triggers in the transaction that records it: "broken" was
+    # seen failed above, so a run it had wrongly triggered would be listed already.
+    downstream = downstream_runs()
     assert len(downstream) == 1  # the failed run of "broken" started nothing
     assert downstream[0]["trigger"] == "pipeline"
     assert upstream["id"] in downstream[0]["trigger_detail"]
@@ -159,6 +162,14 @@ class Inbox:
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
+    def wait_for(self, count: int, timeout: float = 15) -> None:
+        """Until at least ``count`` emails have arrived."""
+        eventually(
+            lambda: len(self.messages) >= count,
+            timeout=timeout,
+            message=lambda: f"{len(self.messages)} emails, expected {count}",
+        )
+
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
@@ -171,18 +182,18 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.stop()
 
 
+def body_text(mail: Message) -> str:
+    """The decoded body of a one-part email."""
+    payload = mail.get_payload(decode=True)
+    assert isinstance(payload, bytes), payload
+    return payload.decode()
+
+
 def _with_smtp(platform: Platform, port: int) -> Platform:
     settings = platform.settings.model_copy(
         update={"smtp_url": f"smtp://127.0.0.1:{port}?from=runs@joliba.test"}
     )
     return Platform(settings=settings, db=platform.db, store=platform.store, box=platform.box)
-
-
-def _wait_for(inbox: Inbox, count: int) -> None:
-    deadline = time.monotonic() + 15
-    while len(inbox.messages) < count:
-        assert time.monotonic() < deadline, f"{len(inbox.messages)} emails, expected {count}"
-        time.sleep(0.05)
 
 
 def test_recipients_are_emailed_on_failure_or_every_run(
@@ -220,16 +231,16 @@ def test_recipients_are_emailed_on_failure_or_every_run(
     notifier.start()
     try:
         notifier.run_ended(uuid.UUID(failed["id"]))
-        _wait_for(inbox, 1)
+        inbox.wait_for(1)
         notifier.run_ended(uuid.UUID(succeeded["id"]))
-        _wait_for(inbox, 2)
+        inbox.wait_for(2)
     finally:
         notifier.stop()
     about_failure, about_success = inbox.messages
     assert about_failure["To"] == watcher.email
     assert about_failure["From"] == "runs@joliba.test"
     assert about_failure["Subject"] == "[Joliba] broken: run failed"
-    body = about_failure.get_payload(decode=True).decode()
+    body = body_text(about_failure)
     assert "Error: exited with code 1" in body
     assert f"/w/{ws}/runs/{failed['id']}" in body
     # The watcher asked for failures only: the success mail goes to the admin alone.

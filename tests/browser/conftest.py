@@ -7,9 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
-from tests.conftest import CI
+from tests.conftest import CI, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -20,7 +28,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +44,19 @@ def browser() -> Iterator[Browser]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
+    """A new browser context (its own cookies) on the session's server."""
+    ctx = browser.new_context(base_url=server.url)
+    yield ctx
+    ctx.close()
+
+
+def fits_the_phone(page: Page) -> bool:
+    """No sideways scrolling: the page is no wider than the window."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def watch_console(page: Page) -> list[str]:

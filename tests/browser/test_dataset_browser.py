@@ -4,31 +4,20 @@ preview, run SQL, share it with a token, compare versions, and read it all on a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import update
 
 from joliba.db.tables import TableProfile, utcnow
-from tests.browser.conftest import PHONE, sign_in, watch_console
-from tests.conftest import LiveServer, World, unique
+from tests.api.test_dataset_tables import wait_profile
+from tests.browser.conftest import PHONE, fits_the_phone, sign_in, watch_console
+from tests.conftest import World, unique
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = "/tmp"
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.url)
-    yield ctx
-    ctx.close()
-
-
-def fits_the_phone(page: Page) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def cases_csv(marker: str, rows: list[tuple[str, int]]) -> bytes:
@@ -80,10 +69,7 @@ def test_a_dataset_from_list_to_diff(context: BrowserContext, world: World) -> N
     push_version(admin.api, ws, "malaria-cases", {"cases.csv": v1})
     sha = push_version(admin.api, ws, "malaria-cases", {"cases.csv": v2})
     profile_api = f"/workspaces/{ws}/datasets/malaria-cases/versions/2/files/cases.csv/profile"
-    for _ in range(300):
-        if admin.api.get(profile_api).json()["state"] == "done":
-            break
-        page.wait_for_timeout(100)
+    assert wait_profile(admin.api, profile_api)["state"] == "done"
 
     # Hold the profile as "running": the page shows progress, then the charts arrive by
     # themselves once the profiler has done it again.

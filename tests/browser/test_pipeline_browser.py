@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import (
-    Browser,
     BrowserContext,
     Page,
     expect,
 )
 
-from tests.browser.conftest import PHONE, sign_in, watch_console
-from tests.conftest import LiveServer, World, unique
+from tests.browser.conftest import PHONE, fits_the_phone, sign_in, watch_console
+from tests.conftest import World, unique
 from tests.pipeline_helpers import LOG_SLEEP_LOG, SLEEPY, push
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.url)
-    yield ctx
-    ctx.close()
 
 
 def start_from_the_form(page: Page, ws: str, code: str, name: str) -> None:
@@ -35,10 +26,6 @@ def start_from_the_form(page: Page, ws: str, code: str, name: str) -> None:
     expect(page.locator("h1")).to_have_text(name)
     page.click("button:has-text('Run pipeline')")
     expect(page).to_have_url(re.compile(rf"/w/{ws}/runs/[0-9a-f-]{{36}}"))
-
-
-def fits_the_phone(page: Page) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def test_the_log_follows_a_run_live(context: BrowserContext, world: World) -> None:

@@ -1,4 +1,5 @@
-"""The `joliba` command, run as a real subprocess against both databases."""
+"""The `joliba` command against both databases, run in process (tests/fixtures/cli.py); the
+last test runs the entry points themselves as real processes."""
 
 from __future__ import annotations
 
@@ -9,39 +10,28 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from argon2 import extract_parameters
 
+from joliba.services import crypto, users
 from joliba.services.platform import Platform
 from tests.conftest import PASSWORD, LiveServer, unique
-
-JOLIBA = [sys.executable, "-m", "joliba.cli.main"]
-
-
-def run(platform: Platform, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "JOLIBA_HOME": str(home),
-        "JOLIBA_DATABASE_URL": platform.settings.resolved_database_url,
-        "JOLIBA_SECRET_KEY": platform.settings.secret_key_value(),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [*JOLIBA, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+from tests.fixtures.cli import Joliba, on_server
+from tests.web.page_client import Pages
 
 
 def test_users_tokens_workspaces(platform: Platform, server: LiveServer, tmp_path: Path) -> None:
+    cli = on_server(platform, tmp_path)
     email = f"{unique()}@example.org"
-    made = run(platform, tmp_path, "users", "create", email, "--password", PASSWORD, "--superuser")
-    assert made.returncode == 0, made.stderr
-    again = run(platform, tmp_path, "users", "create", email, "--password", PASSWORD)
-    assert again.returncode == 1 and "already exists" in again.stderr
-    weak = run(platform, tmp_path, "users", "create", f"{unique()}@example.org", "--password", "x")
-    assert weak.returncode == 1 and "at least 10" in weak.stderr
+    made = cli("users", "create", email, "--password", PASSWORD, "--superuser")
+    assert made.exit_code == 0, made.stderr
+    again = cli("users", "create", email, "--password", PASSWORD)
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    weak = cli("users", "create", f"{unique()}@example.org", "--password", "x")
+    assert weak.exit_code == 1 and "at least 10" in weak.stderr
 
     slug = unique("cli-")
-    created = run(
-        platform,
-        tmp_path,
+    created = cli(
         "workspaces",
         "create",
         "CLI test",
@@ -52,23 +42,19 @@ def test_users_tokens_workspaces(platform: Platform, server: LiveServer, tmp_pat
         "--time-zone",
         "Africa/Bamako",
     )
-    assert created.returncode == 0, created.stderr
-    listed = run(platform, tmp_path, "workspaces", "list", "--json")
+    assert created.exit_code == 0, created.stderr
+    listed = cli("workspaces", "list", "--json")
     row = next(w for w in json.loads(listed.stdout) if w["slug"] == slug)
     assert row["members"] == 1 and row["time_zone"] == "Africa/Bamako"
 
     member = f"{unique()}@example.org"
-    run(platform, tmp_path, "users", "create", member, "--password", PASSWORD)
-    added = run(
-        platform, tmp_path, "workspaces", "members", slug, "--add", member, "--role", "editor"
-    )
-    assert added.returncode == 0, added.stderr
-    members = json.loads(run(platform, tmp_path, "workspaces", "members", slug, "--json").stdout)
+    cli("users", "create", member, "--password", PASSWORD)
+    added = cli("workspaces", "members", slug, "--add", member, "--role", "editor")
+    assert added.exit_code == 0, added.stderr
+    members = json.loads(cli("workspaces", "members", slug, "--json").stdout)
     assert {m["email"]: m["role"] for m in members} == {email: "admin", member: "editor"}
 
-    token_run = run(
-        platform,
-        tmp_path,
+    token_run = cli(
         "tokens",
         "create",
         member,
@@ -77,7 +63,7 @@ def test_users_tokens_workspaces(platform: Platform, server: LiveServer, tmp_pat
         "--expires-in-days",
         "7",
     )
-    assert token_run.returncode == 0, token_run.stderr
+    assert token_run.exit_code == 0, token_run.stderr
     token = token_run.stdout.strip().splitlines()[-1]
     with httpx.Client(
         base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
@@ -86,23 +72,24 @@ def test_users_tokens_workspaces(platform: Platform, server: LiveServer, tmp_pat
         assert me["email"] == member and me["token_workspace"] == slug
         assert api.get(f"/workspaces/{slug}").json()["role"] == "editor"
 
-    removed = run(platform, tmp_path, "workspaces", "members", slug, "--remove", member)
-    assert removed.returncode == 0
-    last_admin = run(platform, tmp_path, "workspaces", "members", slug, "--remove", email)
-    assert last_admin.returncode == 1 and "admin" in last_admin.stderr
-    unknown = run(platform, tmp_path, "tokens", "create", f"{unique()}@example.org")
-    assert unknown.returncode == 2
+    removed = cli("workspaces", "members", slug, "--remove", member)
+    assert removed.exit_code == 0
+    last_admin = cli("workspaces", "members", slug, "--remove", email)
+    assert last_admin.exit_code == 1 and "admin" in last_admin.stderr
+    unknown = cli("tokens", "create", f"{unique()}@example.org")
+    assert unknown.exit_code == 2
 
 
 def test_password_reset_and_deactivation_revoke_tokens(
     platform: Platform, server: LiveServer, tmp_path: Path
 ) -> None:
+    cli = on_server(platform, tmp_path)
     email = f"{unique()}@example.org"
-    assert run(platform, tmp_path, "users", "create", email, "--password", PASSWORD).returncode == 0
+    assert cli("users", "create", email, "--password", PASSWORD).exit_code == 0
 
     def token() -> httpx.Client:
-        made = run(platform, tmp_path, "tokens", "create", email)
-        assert made.returncode == 0, made.stderr
+        made = cli("tokens", "create", email)
+        assert made.exit_code == 0, made.stderr
         secret = made.stdout.strip().splitlines()[-1]
         return httpx.Client(
             base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {secret}"}
@@ -110,44 +97,121 @@ def test_password_reset_and_deactivation_revoke_tokens(
 
     with token() as first, token() as second:
         assert first.get("/me").status_code == 200 and second.get("/me").status_code == 200
-        reset = run(
-            platform, tmp_path, "users", "set-password", email, "--password", "a new long one"
-        )
-        assert reset.returncode == 0, reset.stderr
+        reset = cli("users", "set-password", email, "--password", "a new long one")
+        assert reset.exit_code == 0, reset.stderr
         assert "2 API token(s)" in reset.stdout and "revoked" in reset.stdout
         assert first.get("/me").status_code == 401 and second.get("/me").status_code == 401
     with token() as third:
         assert third.get("/me").status_code == 200
-        off = run(platform, tmp_path, "users", "deactivate", email)
-        assert off.returncode == 0, off.stderr
+        off = cli("users", "deactivate", email)
+        assert off.exit_code == 0, off.stderr
         assert "deactivated" in off.stdout and "1 API token(s)" in off.stdout
         assert third.get("/me").status_code == 401
-    listed = json.loads(run(platform, tmp_path, "users", "list", "--json").stdout)
+    listed = json.loads(cli("users", "list", "--json").stdout)
     assert next(u for u in listed if u["email"] == email)["active"] is False
-    on = run(platform, tmp_path, "users", "activate", email)
-    assert on.returncode == 0 and "activated" in on.stdout
+    on = cli("users", "activate", email)
+    assert on.exit_code == 0 and "activated" in on.stdout
     with token() as fourth:  # a token made after reactivation works; the old ones stay dead
         assert fourth.get("/me").status_code == 200
-    missing = run(platform, tmp_path, "users", "deactivate", f"{unique()}@example.org")
-    assert missing.returncode == 2
+    missing = cli("users", "deactivate", f"{unique()}@example.org")
+    assert missing.exit_code == 2
+
+
+def test_intranet_emails_sign_up_sign_in_and_are_invited(
+    platform: Platform, server: LiveServer, tmp_path: Path
+) -> None:
+    """Ministry intranets use special-use domains (``.local``, ``.test``) for their mail."""
+    cli = on_server(platform, tmp_path)
+    admin = f"{unique()}@sante.local"
+    made = cli("users", "create", admin, "--password", PASSWORD, "--superuser")
+    assert made.exit_code == 0, made.stderr
+    malformed = cli("users", "create", "it@sante..local", "--password", PASSWORD)
+    assert malformed.exit_code == 1 and "two periods in a row" in malformed.stderr
+    with Pages(server.url) as pages:
+        home = pages.signed_in(admin, PASSWORD).get("/account")
+        assert admin in home.text
+
+    slug = unique("intranet-")
+    created = cli("workspaces", "create", "Intranet", "--slug", slug, "--admin", admin)
+    assert created.exit_code == 0, created.stderr
+    token = cli("tokens", "create", admin).stdout.strip().splitlines()[-1]
+    with httpx.Client(
+        base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
+    ) as api:
+        nurse = f"{unique()}@clinic.moh.test"
+        answer = api.post("/users", json={"email": nurse.upper(), "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["email"] == nurse
+        invited = api.post(
+            f"/workspaces/{slug}/invitations",
+            json={"email": f"{unique()}@district.sante.local", "role": "viewer"},
+        )
+        assert invited.status_code == 201, invited.text
+        refused = api.post(
+            f"/workspaces/{slug}/invitations", json={"email": "x@host.localhost", "role": "viewer"}
+        )
+        assert refused.status_code == 400, refused.text
+        assert "special-use or reserved name" in refused.json()["error"]["message"]
 
 
 def test_db_commands(platform: Platform, tmp_path: Path) -> None:
-    upgraded = run(platform, tmp_path, "db", "upgrade")
-    assert upgraded.returncode == 0 and "revision" in upgraded.stdout
-    current = run(platform, tmp_path, "db", "current")
+    cli = on_server(platform, tmp_path)
+    upgraded = cli("db", "upgrade")
+    assert upgraded.exit_code == 0 and "revision" in upgraded.stdout
+    current = cli("db", "current")
     revision = current.stdout.split()[1]
     assert current.stdout.strip() == f"current {revision} · head {revision}"
 
 
 def test_help_everywhere(tmp_path: Path) -> None:
+    cli = Joliba({"JOLIBA_HOME": str(tmp_path / "h")})
     for args in (["--help"], ["workspaces", "--help"], ["tokens", "create", "--help"]):
-        result = subprocess.run(
-            [*JOLIBA, *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "JOLIBA_HOME": str(tmp_path / "h")},
-        )
-        assert result.returncode == 0 and "Usage" in result.stdout
+        result = cli(*args)
+        assert result.exit_code == 0 and "Usage" in result.stdout
     assert not (tmp_path / "h").exists()  # --help does no work
+
+
+def test_a_command_reads_only_the_environment_it_is_given(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process runs are isolated: settings come from the command's environment, not from
+    this process's, and the password cost a command configures does not stay behind."""
+    before = extract_parameters(crypto.hash_password("before"))
+    email = f"{unique()}@example.org"
+    costly = Joliba({**on_server(platform, tmp_path).env, "JOLIBA_PASSWORD_TIME_COST": "3"})
+    costly("users", "create", email, "--password", PASSWORD).ok()
+    with platform.db.transaction() as session:
+        user = users.get_by_email(session, email)
+        assert user is not None
+        assert extract_parameters(user.password_hash).time_cost == 3
+    assert extract_parameters(crypto.hash_password("after")) == before
+
+    monkeypatch.setenv("JOLIBA_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("JOLIBA_TOKEN", "jlb_of_the_test_process")
+    alone = Joliba({"XDG_CONFIG_HOME": str(tmp_path / "config")})("pipelines", "list", "-w", "x")
+    assert alone.exit_code == 1 and "no server to talk to" in alone.stderr
+    assert os.environ["JOLIBA_TOKEN"] == "jlb_of_the_test_process"
+
+
+def test_the_entry_points_run_in_real_processes(tmp_path: Path) -> None:
+    """The one test that starts real `joliba` processes, through `python -m joliba.cli.main`
+    and the installed script: every other test runs the commands in process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
+    env.update(JOLIBA_HOME=str(tmp_path / "home"), COLUMNS="200")
+
+    def real(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(command), env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    module = [sys.executable, "-m", "joliba.cli.main"]
+    script = Path(sys.executable).with_name("joliba")
+    helped = real(*module, "--help")
+    assert helped.returncode == 0 and "Usage" in helped.stdout, helped.stderr
+    assert not (tmp_path / "home").exists()  # --help does no work
+    upgraded = real(str(script), "db", "upgrade")
+    assert upgraded.returncode == 0 and "revision" in upgraded.stdout, upgraded.stderr
+    revision = upgraded.stdout.split()[-1]
+    current = real(*module, "db", "current")
+    assert current.returncode == 0, current.stderr
+    assert current.stdout.strip() == f"current {revision} · head {revision}"

@@ -1,66 +1,37 @@
-"""``joliba datasets`` as a user types it, against a real server."""
+"""``joliba datasets`` as a user types it, against a real server (run in process:
+tests/fixtures/cli.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 
 from tests.conftest import World
-
-
-def joliba(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "joliba.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _env(tmp_path: Path, url: str, token: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
-    env.update(
-        XDG_CONFIG_HOME=str(tmp_path / "config"), JOLIBA_URL=url, JOLIBA_TOKEN=token, COLUMNS="200"
-    )
-    return env
-
-
-def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
+from tests.fixtures.cli import against
 
 
 def test_create_push_show_pull(world: World, tmp_path: Path) -> None:
     admin = world.person()
     ws = world.workspace(admin)
-    env = _env(tmp_path, world.server.url, admin.token)
-    run = lambda *args: joliba(*args, cwd=tmp_path, env=env)  # noqa: E731
+    run = against(world.server.url, admin.token, tmp_path)
 
-    created = _ok(
-        run(
-            "datasets",
-            "create",
-            "Malaria cases",
-            "-w",
-            ws,
-            "--description",
-            "Weekly",
-            "--tag",
-            "Malaria",
-            "--tag",
-            "HMIS",
-            "--json",
-        )
-    )
+    created = run(
+        "datasets",
+        "create",
+        "Malaria cases",
+        "-w",
+        ws,
+        "--description",
+        "Weekly",
+        "--tag",
+        "Malaria",
+        "--tag",
+        "HMIS",
+        "--json",
+    ).ok()
     assert json.loads(created.stdout)["tags"] == ["hmis", "malaria"]
     source = tmp_path / "source"
     source.mkdir()
@@ -72,20 +43,18 @@ def test_create_push_show_pull(world: World, tmp_path: Path) -> None:
     )
     (folder / ".hidden").write_text("not pushed")
 
-    pushed = _ok(
-        run(
-            "datasets",
-            "push",
-            "malaria-cases",
-            str(source / "cases.csv"),
-            str(folder),
-            "-w",
-            ws,
-            "-m",
-            "first week",
-            "--json",
-        )
-    )
+    pushed = run(
+        "datasets",
+        "push",
+        "malaria-cases",
+        str(source / "cases.csv"),
+        str(folder),
+        "-w",
+        ws,
+        "-m",
+        "first week",
+        "--json",
+    ).ok()
     version = json.loads(pushed.stdout)
     assert (version["name"], version["state"], version["changelog"]) == (
         "v1",
@@ -93,65 +62,61 @@ def test_create_push_show_pull(world: World, tmp_path: Path) -> None:
         "first week",
     )
     assert [f["name"] for f in version["files"]] == ["cases.csv", "cases.parquet"]
-    second = _ok(
-        run(
-            "datasets",
-            "push",
-            "malaria-cases",
-            str(source / "cases.csv"),
-            "-w",
-            ws,
-            "--name",
-            "2024-w02",
-        )
-    )
+    second = run(
+        "datasets",
+        "push",
+        "malaria-cases",
+        str(source / "cases.csv"),
+        "-w",
+        ws,
+        "--name",
+        "2024-w02",
+    ).ok()
     assert "published version 2024-w02 of malaria-cases: 1 file(s)" in second.stdout
 
-    listed = json.loads(_ok(run("datasets", "list", "-w", ws, "--tag", "malaria", "--json")).stdout)
+    listed = json.loads(run("datasets", "list", "-w", ws, "--tag", "malaria", "--json").ok().stdout)
     assert [(d["slug"], d["latest"]["name"]) for d in listed] == [("malaria-cases", "2024-w02")]
-    table = _ok(run("datasets", "list", "-w", ws, "--search", "malaria")).stdout
+    table = run("datasets", "list", "-w", ws, "--search", "malaria").ok().stdout
     assert "malaria-cases" in table and "2024-w02" in table
-    shown = json.loads(_ok(run("datasets", "show", "malaria-cases", "-w", ws, "--json")).stdout)
+    shown = json.loads(run("datasets", "show", "malaria-cases", "-w", ws, "--json").ok().stdout)
     assert [v["name"] for v in shown["versions"]] == ["2024-w02", "v1"]
-    text = _ok(run("datasets", "show", "malaria-cases", "-w", ws)).stdout
+    text = run("datasets", "show", "malaria-cases", "-w", ws).ok().stdout
     assert "Weekly" in text and "first week" in text and "cases.csv" in text
-    one = _ok(run("datasets", "show", "malaria-cases", "-w", ws, "--version", "1")).stdout
+    one = run("datasets", "show", "malaria-cases", "-w", ws, "--version", "1").ok().stdout
     assert "cases.parquet" in one and "first week" in one
 
-    pulled = _ok(
+    pulled = run(
+        "datasets",
+        "pull",
+        "malaria-cases",
+        "-w",
+        ws,
+        "--version",
+        "v1",
+        "--output",
+        str(tmp_path / "out"),
+    ).ok()
+    assert "2 file(s) into" in pulled.stdout
+    for original in (source / "cases.csv", folder / "cases.parquet"):
+        assert (tmp_path / "out" / original.name).read_bytes() == original.read_bytes()
+    again = json.loads(
         run(
             "datasets",
             "pull",
             "malaria-cases",
             "-w",
             ws,
-            "--version",
-            "v1",
-            "--output",
+            "-v",
+            "1",
+            "-o",
             str(tmp_path / "out"),
+            "--json",
         )
-    )
-    assert "2 file(s) into" in pulled.stdout
-    for original in (source / "cases.csv", folder / "cases.parquet"):
-        assert (tmp_path / "out" / original.name).read_bytes() == original.read_bytes()
-    again = json.loads(
-        _ok(
-            run(
-                "datasets",
-                "pull",
-                "malaria-cases",
-                "-w",
-                ws,
-                "-v",
-                "1",
-                "-o",
-                str(tmp_path / "out"),
-                "--json",
-            )
-        ).stdout
+        .ok()
+        .stdout
     )
     assert [f["downloaded"] for f in again] == [False, False]
-    _ok(run("datasets", "pull", "malaria-cases", "-w", ws))  # latest, into ./malaria-cases
+    run("datasets", "pull", "malaria-cases", "-w", ws).ok()  # latest, into ./malaria-cases
     assert sorted(p.name for p in (tmp_path / "malaria-cases").iterdir()) == ["cases.csv"]
     digest = hashlib.sha256((source / "cases.csv").read_bytes()).hexdigest()
     assert again[0]["sha256"] == digest
@@ -160,57 +125,55 @@ def test_create_push_show_pull(world: World, tmp_path: Path) -> None:
 def test_push_refusals(world: World, tmp_path: Path) -> None:
     admin = world.person()
     ws = world.workspace(admin)
-    env = _env(tmp_path, world.server.url, admin.token)
-    run = lambda *args: joliba(*args, cwd=tmp_path, env=env)  # noqa: E731
+    run = against(world.server.url, admin.token, tmp_path)
     data = tmp_path / "data.csv"
     data.write_text("a\n1\n")
 
     missing = run("datasets", "push", "population", str(data), "-w", ws)
-    assert missing.returncode == 1
+    assert missing.exit_code == 1
     assert "dataset 'population' not found" in missing.stderr and "--create" in missing.stderr
     assert admin.api.get(f"/workspaces/{ws}/datasets").json()["total"] == 0
-    made = _ok(run("datasets", "push", "population", str(data), "-w", ws, "--create"))
+    made = run("datasets", "push", "population", str(data), "-w", ws, "--create").ok()
     assert "created dataset population" in made.stderr and "published version v1" in made.stdout
 
     nowhere = run("datasets", "list", "-w", "no-such-workspace")
-    assert nowhere.returncode == 1 and "workspace 'no-such-workspace' not found" in nowhere.stderr
+    assert nowhere.exit_code == 1 and "workspace 'no-such-workspace' not found" in nowhere.stderr
     no_file = run("datasets", "push", "population", str(tmp_path / "nope.csv"), "-w", ws)
-    assert no_file.returncode == 2 and "nope.csv" in no_file.stderr
+    assert no_file.exit_code == 2 and "nope.csv" in no_file.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = run("datasets", "push", "population", str(empty), "-w", ws)
-    assert nothing.returncode == 2 and "no files to push" in nothing.stderr
+    assert nothing.exit_code == 2 and "no files to push" in nothing.stderr
 
     bad = tmp_path / " spaced.csv"  # the server refuses the name once the draft exists
     bad.write_text("a\n2\n")
     failed = run("datasets", "push", "population", str(data), str(bad), "-w", ws)
-    assert failed.returncode == 1
+    assert failed.exit_code == 1
     assert "version v2 of population stays an unpublished draft" in failed.stderr
     versions = admin.api.get(f"/workspaces/{ws}/datasets/population/versions").json()["items"]
     assert [(v["name"], v["state"]) for v in versions] == [("v2", "draft"), ("v1", "published")]
     none = run("datasets", "pull", "population", "-w", ws, "--version", "v9")
-    assert none.returncode == 1 and "no version 'v9'" in none.stderr
+    assert none.exit_code == 1 and "no version 'v9'" in none.stderr
 
 
 def test_a_shared_dataset_shows_and_pulls(world: World, tmp_path: Path) -> None:
     admin = world.person()
     source, reader = world.workspace(admin), world.workspace(admin)
-    env = _env(tmp_path, world.server.url, admin.token)
-    run = lambda *args: joliba(*args, cwd=tmp_path, env=env)  # noqa: E731
+    run = against(world.server.url, admin.token, tmp_path)
     data = tmp_path / "census.csv"
     data.write_text("district,people\nBo,575000\n")
-    _ok(run("datasets", "push", "census", str(data), "-w", source, "--create"))
+    run("datasets", "push", "census", str(data), "-w", source, "--create").ok()
     shared = admin.api.post(
         f"/workspaces/{source}/datasets/census/shares", json={"workspace": reader}
     )
     assert shared.status_code == 201, shared.text
 
     ref = f"{source}.census"
-    listed = _ok(run("datasets", "list", "-w", reader)).stdout
+    listed = run("datasets", "list", "-w", reader).ok().stdout
     assert ref in listed
-    shown = _ok(run("datasets", "show", ref, "-w", reader)).stdout
+    shown = run("datasets", "show", ref, "-w", reader).ok().stdout
     assert f"shared by: {source}" in shown and "census.csv" in shown
-    _ok(run("datasets", "pull", ref, "-w", reader, "-o", str(tmp_path / "got")))
+    run("datasets", "pull", ref, "-w", reader, "-o", str(tmp_path / "got")).ok()
     assert (tmp_path / "got" / "census.csv").read_bytes() == data.read_bytes()
     refused = run("datasets", "push", ref, str(data), "-w", reader)
-    assert refused.returncode == 1 and "read-only here" in refused.stderr
+    assert refused.exit_code == 1 and "read-only here" in refused.stderr

@@ -4,6 +4,7 @@ metadata queries, data values read and written, analytics, tracker paging and fa
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,11 +55,60 @@ def test_the_country_has_its_levels_paths_geometry_and_identifiers() -> None:
             ),
             unit["id"],
         ]
-        kind = "Point" if unit["level"] == 4 else "Polygon"
-        assert unit["geometry"]["type"] == kind
+        kinds = {1: {"Polygon"}, 2: {"Polygon"}, 3: {"Polygon", "MultiPolygon"}, 4: {"Point"}}
+        assert unit["geometry"]["type"] in kinds[unit["level"]]
     assert 140 <= len(country.collections["dataElements"]) <= 160
     assert country.by_id["HllvX50cXC0"]["name"] == "default"
     assert {d["periodType"] for d in country.collections["dataSets"]} == {"Monthly", "Weekly"}
+
+
+def test_some_districts_have_islands_and_their_facilities_are_on_land() -> None:
+    country = build_country(2)
+    islands = [d for d in country.level(3) if d["geometry"]["type"] == "MultiPolygon"]
+    assert len(islands) == 16  # two districts of each region, as real coastal districts
+    for district in country.level(3):
+        shape = district["geometry"]
+        parts = shape["coordinates"] if shape["type"] == "MultiPolygon" else [shape["coordinates"]]
+        boxes = []
+        for rings in parts:
+            ring = rings[0]
+            assert ring[0] == ring[-1] and len(ring) >= 4  # closed, as GeoJSON wants
+            xs, ys = [x for x, _ in ring], [y for _, y in ring]
+            boxes.append((min(xs), min(ys), max(xs), max(ys)))
+        if shape["type"] == "MultiPolygon":
+            assert len(boxes) >= 2
+            for one, other in itertools.combinations(boxes, 2):  # apart: water between
+                assert (
+                    one[2] < other[0] or other[2] < one[0] or one[3] < other[1] or other[3] < one[1]
+                )
+        for facility in country.facilities_under(district):
+            x, y = facility["geometry"]["coordinates"]
+            assert any(w <= x <= e and s <= y <= n for w, s, e, n in boxes), facility["name"]
+
+
+def test_data_sets_name_their_indicators_element_combos_and_attribute_combo() -> None:
+    country = build_country(2)
+    sets = {d["name"]: d for d in country.collections["dataSets"]}
+    for data_set in sets.values():
+        for indicator in data_set["indicators"]:
+            assert country.get("indicators", indicator["id"]) is not None
+        for member in data_set["dataSetElements"]:
+            element = country.by_id[member["dataElement"]["id"]]
+            # the combo a data set names for an element is the element's own here
+            assert member.get("categoryCombo", element["categoryCombo"]) == element["categoryCombo"]
+            assert member in element["dataSetElements"]
+    malaria = sets["Malaria monthly report"]["indicators"]
+    assert [country.by_id[i["id"]]["name"] for i in malaria][:1] == ["Malaria test positivity rate"]
+    assert any("categoryCombo" in m for m in sets["IDSR weekly report"]["dataSetElements"])
+    funding = country.by_id[sets["HIV services by funding"]["categoryCombo"]["id"]]
+    assert (funding["name"], funding["dataDimensionType"]) == ("Funding", "ATTRIBUTE")
+    combos = [country.by_id[c["id"]]["name"] for c in funding["categoryOptionCombos"]]
+    assert combos == ["Government", "Donor"]
+    hiv = sets["HIV services by funding"]["dataSetElements"][0]["dataElement"]["id"]
+    assert country.attribute_option_combos_of(hiv) == {
+        "HllvX50cXC0",
+        *(c["id"] for c in funding["categoryOptionCombos"]),
+    }
 
 
 def test_scale_changes_the_number_of_facilities() -> None:

@@ -12,6 +12,12 @@ Structure rules: an object's keys must be among the keys the real objects had at
 and include the keys every real object had; lists are compared item by item against all real
 items; ``metaData.items`` and sharing maps are keyed by identifiers, so only their values are
 compared. The emulator adds no key of its own.
+
+Then, strictly: every place in the answer, down through every list item (``$.dataSets[]
+.indicators[].id``, ``$.organisationUnits[].geometry.coordinates[][][][]``), with the JSON
+type found there, must be the same in both answers. So the emulator has every kind of item
+the real answer has (a data set element with a category combo, a MultiPolygon), not just a
+subset of them. Only below lists that are empty in the real answer is nothing compared.
 """
 
 from __future__ import annotations
@@ -99,6 +105,39 @@ def check(schema: Schema, value: Any, where: str, problems: list[str], key: str 
             check(schema["array"], item, f"{where}[{index}]", problems)
 
 
+def places(value: Any, at: str = "$", key: str = "", found: set[str] | None = None) -> set[str]:
+    """Every place of a JSON value with the JSON type there (``$.rows[][]:string``), the
+    items of a list merged into one place; maps keyed by identifiers count as one key."""
+    found = set() if found is None else found
+    k = kind(value)
+    found.add(f"{at}:{k}")
+    if k == "object":
+        for name, item in value.items():
+            places(item, f"{at}.*" if key in DYNAMIC_KEYS else f"{at}.{name}", name, found)
+    elif k == "array":
+        for item in value:
+            places(item, f"{at}[]", "", found)
+    return found
+
+
+def place_differences(real: Any, ours: Any) -> list[str]:
+    """The places one answer has and the other has not, except below lists that are empty
+    in the real answer (what their items look like is not known)."""
+    real_places, our_places = places(real), places(ours)
+    bare = {
+        p.removesuffix(":array")
+        for p in real_places
+        if p.endswith(":array") and not any(q.startswith(p[:-6] + "[]") for q in real_places)
+    }
+    missing = sorted(real_places - our_places)
+    extra = sorted(
+        p for p in our_places - real_places if not any(p.startswith(b + "[]") for b in bare)
+    )
+    return [f"{p}: in real DHIS2's answer, not in the emulator's" for p in missing] + [
+        f"{p}: in the emulator's answer, not in real DHIS2's" for p in extra
+    ]
+
+
 def recordings() -> Iterator[Any]:
     for version in VERSIONS:
         for path in sorted((RECORDINGS / version).glob("*.yaml")):
@@ -172,6 +211,8 @@ def test_emulator_answers_with_the_recorded_structure(
     problems: list[str] = []
     check(learn({}, recorded), answer.json(), "$", problems)
     assert not problems, "\n".join(problems[:40])
+    differences = place_differences(recorded, answer.json())
+    assert not differences, "\n".join(differences[:40])
     if isinstance(recorded, dict) and "pager" in recorded:
         assert list(answer.json()["pager"]) == list(recorded["pager"])  # same keys, same order
     if isinstance(recorded, dict) and recorded.get("rows"):
@@ -189,3 +230,35 @@ def test_the_structure_check_catches_differences() -> None:
         "$.things[0]: missing keys ['id']",
         "$.things[0]: keys real DHIS2 does not have ['x']",
     ]
+
+
+def test_the_strict_comparison_sees_every_place_of_every_item() -> None:
+    real = {
+        "units": [
+            {"id": "a", "geometry": {"type": "Point", "coordinates": [1.0, 2.0]}},
+            {"id": "b", "geometry": {"type": "MultiPolygon", "coordinates": [[[[1, 2]]]]}},
+        ],
+        "sets": [{"id": "s", "elements": [{"e": {"id": "x"}, "combo": {"id": "c"}}, {"e": {}}]}],
+        "metaData": {"items": {"uid1": {"name": "n"}}},
+        "empty": [],
+    }
+    ours = {
+        "units": [{"id": "a", "geometry": {"type": "Point", "coordinates": [1.0, 2.0]}}],
+        "sets": [{"id": "s", "elements": [{"e": {"id": "x"}}]}],
+        "metaData": {"items": {"uid2": {"name": "m"}}},  # other identifiers: the same place
+        "empty": [{"anything": True}],  # nothing known of real items here
+    }
+    assert place_differences(real, ours) == [
+        "$.sets[].elements[].combo.id:string: in real DHIS2's answer, not in the emulator's",
+        "$.sets[].elements[].combo:object: in real DHIS2's answer, not in the emulator's",
+        "$.units[].geometry.coordinates[]:array: in real DHIS2's answer, not in the emulator's",
+        "$.units[].geometry.coordinates[][]:array: in real DHIS2's answer, not in the emulator's",
+        "$.units[].geometry.coordinates[][][]:array: in real DHIS2's answer, not in the emulator's",
+        "$.units[].geometry.coordinates[][][][]:number: in real DHIS2's answer, not in the "
+        "emulator's",
+    ]
+    ours["units"][0]["geometry"] = {"type": "Polygon", "coordinates": [[[1, 2]]]}
+    assert "$.units[].geometry.coordinates[][][]:number: in the emulator's answer, not in " + (
+        "real DHIS2's"
+    ) in place_differences(real, ours)
+    assert place_differences(real, real) == []

@@ -48,7 +48,9 @@ def country() -> Country:
 
 
 def every_element(country: Country) -> list[str]:
-    return [d for s in country.collections["dataSets"] for d in country.data_elements_of(s)]
+    """The data elements of the data sets, each once (an element may be in two sets)."""
+    found = [d for s in country.collections["dataSets"] for d in country.data_elements_of(s)]
+    return list(dict.fromkeys(found))
 
 
 def months(first: date, last: date) -> list[_periods.Period]:

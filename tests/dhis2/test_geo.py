@@ -1,5 +1,6 @@
-"""Org units from real recorded DHIS2 2.39 answers written as GeoParquet, read back by DuckDB
-and pyarrow: the geo metadata, the geometry types and the coordinates survive."""
+"""Org units from real recorded DHIS2 2.39 answers and from the emulator written as
+GeoParquet, read back by DuckDB and pyarrow: the geo metadata, the geometry types (points,
+polygons and the multipolygons of districts with islands) and the coordinates survive."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from joliba.dhis2.client import DHIS2
 from joliba.dhis2.geo import write_geoparquet
+from tests.dhis2.emulator_support import live_emulator
 from tests.dhis2.replay import recorded, replay
 
 
@@ -25,7 +27,7 @@ def test_org_units_written_as_geoparquet_keep_their_geometry(tmp_path: Path) -> 
     geo = json.loads(pq.read_schema(path).metadata[b"geo"])
     column = geo["columns"]["geometry"]
     assert geo["primary_column"] == "geometry" and column["encoding"] == "WKB"
-    assert {"Point", "Polygon", "MultiPolygon"} & set(column["geometry_types"])
+    assert sorted(column["geometry_types"]) == ["MultiPolygon", "Point", "Polygon"]
     west, south, east, north = column["bbox"]
     assert -14 < west < east < -10 and 6 < south < north < 10.1  # Sierra Leone
 
@@ -39,6 +41,25 @@ def test_org_units_written_as_geoparquet_keep_their_geometry(tmp_path: Path) -> 
         else:
             assert json.loads(theirs[1])["coordinates"] == json.loads(ours[1])["coordinates"]
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_emulators_island_districts_are_written_and_read_back(tmp_path: Path) -> None:
+    with (
+        live_emulator(seed=1, scale=0.1) as emulator,
+        DHIS2(str(emulator.base_url), username="admin", password="district") as dhis2,
+    ):
+        districts = dhis2.organisation_units(level=3)
+    path = write_geoparquet(districts, tmp_path / "districts.parquet")
+    geo = json.loads(pq.read_schema(path).metadata[b"geo"])
+    assert sorted(geo["columns"]["geometry"]["geometry_types"]) == ["MultiPolygon", "Polygon"]
+    back = duckdb.sql(f"SELECT id, ST_AsGeoJSON(geometry) AS g FROM '{path}'").pl()
+    shapes = {identifier: json.loads(text) for identifier, text in back.iter_rows()}
+    parts = [len(s["coordinates"]) for s in shapes.values() if s["type"] == "MultiPolygon"]
+    assert len(parts) == 16 and sorted(set(parts)) == [2, 3]  # one island, or two
+    sent = dict(districts.select("id", "geometry").iter_rows())
+    assert shapes.keys() == sent.keys()
+    for identifier, shape in shapes.items():
+        assert shape == json.loads(sent[identifier])
 
 
 def test_text_that_is_not_geojson_is_refused_and_leaves_nothing(tmp_path: Path) -> None:

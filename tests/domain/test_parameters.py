@@ -9,6 +9,7 @@ from joliba.domain.parameters import (
     CONNECTION_TYPES,
     PARAMETER_TYPES,
     ParameterSpec,
+    parse_assignments,
     parse_text,
     specs_from_json,
     validate_values,
@@ -349,3 +350,59 @@ def test_parse_text_refusals(kind: str, multiple: bool, text: str, reason: str) 
         parse_text(spec("years", kind, multiple=multiple), text)
     assert caught.value.message == f"parameter 'years': {reason}"
     assert caught.value.details == {"parameter": "years"}
+
+
+def test_repeated_assignments_add_up_for_multiple_parameters() -> None:
+    specs = [
+        spec("districts", "str", multiple=True),
+        spec("years", "int", multiple=True),
+        spec("country", "str"),
+        spec("dry_run", "bool", required=False),
+    ]
+    items = [
+        "districts=Bo",
+        "years=2023,2024",
+        "districts=Kono",
+        "country=Sierra Leone",
+        "years=2025",
+        "districts=Port Loko",
+    ]
+    parsed = parse_assignments(specs, items)
+    assert parsed == {
+        "districts": ["Bo", "Kono", "Port Loko"],
+        "years": [2023, 2024, 2025],
+        "country": "Sierra Leone",
+    }
+    assert validate_values(specs, parsed)["districts"] == ["Bo", "Kono", "Port Loko"]
+    # A JSON list adds up with the others too.
+    assert parse_assignments(specs, ['districts=["Bo", "Kono"]', "districts=Kenema"]) == {
+        "districts": ["Bo", "Kono", "Kenema"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "message", "details"),
+    [
+        (
+            ["country=Mali", "country=Niger"],
+            "--param country: given more than once, but parameter 'country' takes one value "
+            "(declare it multiple=True to take a list)",
+            {"parameter": "country"},
+        ),
+        (
+            ["nope=1"],
+            "--param nope: no such parameter (parameters: districts, country)",
+            {"parameter": "nope"},
+        ),
+        (["country"], "--param country: write it as code=value", {"field": "--param"}),
+        (["=Mali"], "--param =Mali: write it as code=value", {"field": "--param"}),
+    ],
+)
+def test_assignment_refusals_name_the_parameter(
+    items: list[str], message: str, details: dict[str, str]
+) -> None:
+    specs = [spec("districts", "str", multiple=True), spec("country", "str")]
+    with pytest.raises(Invalid) as caught:
+        parse_assignments(specs, items)
+    assert caught.value.message == message
+    assert caught.value.details == details

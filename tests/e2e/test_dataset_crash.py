@@ -13,25 +13,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.test_demo import free_port
-from tests.e2e.test_runner_restart import _cli, _server
+from tests.e2e.test_runner_restart import _server
+from tests.fixtures.cli import Joliba
+from tests.fixtures.waiting import eventually
 
 CHUNK = 256 * 1024
 
 
-def test_kill_9_during_upload_and_publish(tmp_path: Path, fresh_database_url: str | None) -> None:
+def test_kill_9_during_upload_and_publish(
+    tmp_path: Path, fresh_database_url: str | None, request: pytest.FixtureRequest
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
     env.update(JOLIBA_HOME=str(tmp_path / "home"), JOLIBA_MAX_RUNS="0")
     if fresh_database_url:
         env["JOLIBA_DATABASE_URL"] = fresh_database_url
-    _cli(env, "users", "create", "ops@example.org", "--password", "Correct-Horse-9", "--superuser")
-    _cli(env, "workspaces", "create", "Ops", "--admin", "ops@example.org")
-    token = _cli(env, "tokens", "create", "ops@example.org").strip().splitlines()[-1]
+    cli = Joliba(env)
+    cli("users", "create", "ops@example.org", "--password", "Correct-Horse-9", "--superuser").ok()
+    cli("workspaces", "create", "Ops", "--admin", "ops@example.org").ok()
+    token = cli("tokens", "create", "ops@example.org").ok().stdout.strip().splitlines()[-1]
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/v1"
     headers = {"Authorization": f"Bearer {token}"}
     api = httpx.Client(base_url=url, headers=headers, timeout=30)
+    request.addfinalizer(api.close)
     base = "/workspaces/ops/datasets"
     big = os.urandom(48 * 1024 * 1024)
     big_sha = hashlib.sha256(big).hexdigest()
@@ -53,16 +60,16 @@ def test_kill_9_during_upload_and_publish(tmp_path: Path, fresh_database_url: st
             )
 
     def publish_many() -> None:
-        client = httpx.Client(base_url=url, headers=headers, timeout=30)
-        while not stop.is_set():
-            try:
-                number = client.post(f"{base}/many/versions", json={}).json()["number"]
-                for name in ("a.csv", "b.csv", "c.csv"):
-                    body = f"n,name\n{number},{name}\n".encode() * 2000
-                    client.put(f"{base}/many/versions/{number}/files/{name}", content=body)
-                client.post(f"{base}/many/versions/{number}/publish")
-            except (httpx.HTTPError, KeyError, ValueError):
-                return  # the server died under it
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            while not stop.is_set():
+                try:
+                    number = client.post(f"{base}/many/versions", json={}).json()["number"]
+                    for name in ("a.csv", "b.csv", "c.csv"):
+                        body = f"n,name\n{number},{name}\n".encode() * 2000
+                        client.put(f"{base}/many/versions/{number}/files/{name}", content=body)
+                    client.post(f"{base}/many/versions/{number}/publish")
+                except (httpx.HTTPError, KeyError, ValueError):
+                    return  # the server died under it
 
     with _server(env, port, log) as first:
         for slug in ("big", "many"):
@@ -73,10 +80,15 @@ def test_kill_9_during_upload_and_publish(tmp_path: Path, fresh_database_url: st
         uploader.start()
         publisher.start()
         state = f"{base}/big/versions/1/files/big.bin/upload"
-        deadline = time.monotonic() + 60
-        while api.get(state, params={"sha256": big_sha}).json()["received"] < 8 * 1024 * 1024:
-            assert time.monotonic() < deadline, "the upload never got going"
-            time.sleep(0.05)
+
+        def received() -> int:
+            return int(api.get(state, params={"sha256": big_sha}).json()["received"])
+
+        eventually(
+            lambda: received() >= 8 * 1024 * 1024,
+            timeout=60,
+            message=lambda: f"the upload never got going ({received()} bytes)",
+        )
         first.kill()  # SIGKILL mid-upload and, very likely, mid-publish
         first.wait()
         stop.set()

@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.api.test_dataset_tables import wait_profile
+from tests.fixtures.servers import wait_until_serving
 
 
 def free_port() -> int:
@@ -49,10 +51,8 @@ def test_demo_serves_and_its_credentials_sign_in(
                 "/api/v1/workspaces/demo/datasets/malaria-cases/versions/latest/files/"
                 "cases.csv/profile"
             )
-            deadline = time.monotonic() + 30
-            while (profile := browser.get(profile_url).json())["state"] != "done":
-                assert time.monotonic() < deadline, profile
-                time.sleep(0.2)
+            profile = wait_profile(browser, profile_url)
+            assert profile["state"] == "done", profile
             assert profile["rows"] == 13 * 12  # 13 districts, 12 months
             check_dhis2_demo(browser, printed, dhis2_port)
         assert (tmp_path / ".joliba-demo" / "secret_key").stat().st_mode & 0o777 == 0o600
@@ -114,6 +114,9 @@ def stop(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         raise AssertionError("the demo did not stop on Ctrl+C") from None
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def reachable(port: int) -> bool:
@@ -127,14 +130,7 @@ def reachable(port: int) -> bool:
 def sign_in(browser: httpx.Client, printed: str) -> None:
     email = re.search(r"email\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
     password = re.search(r"password\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            page = browser.get("/login")
-            break
-        except httpx.ConnectError:
-            assert time.monotonic() < deadline, "the demo server never answered"
-            time.sleep(0.2)
+    page = wait_until_serving("/login", client=browser, timeout=30)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     signed = browser.post("/login", data={"email": email, "password": password, "csrf_token": csrf})
     assert signed.status_code == 303, signed.text

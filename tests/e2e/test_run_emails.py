@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import time
 from email.message import Message
 from pathlib import Path
 
 import httpx
 from aiosmtpd.controller import Controller
 
-from tests.api.test_pipeline_automation import FAILING, Inbox
+from tests.api.test_pipeline_automation import FAILING, Inbox, body_text
 from tests.e2e.test_demo import free_port
-from tests.e2e.test_runner_restart import _cli, _server
+from tests.e2e.test_runner_restart import _server
+from tests.fixtures.cli import Joliba
 from tests.pipeline_helpers import push, start_run, wait_for_run
 from tests.wheels import build_wheel
 
@@ -36,23 +36,20 @@ def test_a_failed_run_is_emailed_by_the_server(
         )
         if fresh_database_url:
             env["JOLIBA_DATABASE_URL"] = fresh_database_url
-        _cli(
-            env,
-            "users",
-            "create",
-            "hmis@example.org",
-            "--password",
-            "Correct-Horse-9",
-            "--superuser",
-        )
-        _cli(env, "workspaces", "create", "HMIS", "--admin", "hmis@example.org")
-        token = _cli(env, "tokens", "create", "hmis@example.org").strip().splitlines()[-1]
-        api = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/api/v1",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        with _server(env, port, tmp_path / "server.log"):
+        cli = Joliba(env)
+        cli(
+            "users", "create", "hmis@example.org", "--password", "Correct-Horse-9", "--superuser"
+        ).ok()
+        cli("workspaces", "create", "HMIS", "--admin", "hmis@example.org").ok()
+        token = cli("tokens", "create", "hmis@example.org").ok().stdout.strip().splitlines()[-1]
+        with (
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}/api/v1",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            ) as api,
+            _server(env, port, tmp_path / "server.log"),
+        ):
             push(api, "hmis", "broken", FAILING)
             r = api.post(
                 "/workspaces/hmis/pipelines/broken/recipients", json={"email": "hmis@example.org"}
@@ -60,14 +57,11 @@ def test_a_failed_run_is_emailed_by_the_server(
             assert r.status_code == 201, r.text
             run = wait_for_run(api, "hmis", start_run(api, "hmis", "broken")["id"])
             assert run["state"] == "failed"
-            deadline = time.monotonic() + 20
-            while not inbox.messages:
-                assert time.monotonic() < deadline, "no email arrived"
-                time.sleep(0.1)
+            inbox.wait_for(1, timeout=20)
         mail: Message = inbox.messages[0]
         assert mail["To"] == "hmis@example.org"
         assert mail["Subject"] == "[Joliba] broken: run failed"
-        body = mail.get_payload(decode=True).decode()
+        body = body_text(mail)
         assert f"http://127.0.0.1:{port}/w/hmis/runs/{run['id']}" in body
     finally:
         controller.stop()

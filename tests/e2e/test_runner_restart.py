@@ -13,29 +13,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.test_demo import free_port
+from tests.fixtures.cli import Joliba
+from tests.fixtures.servers import wait_until_serving
+from tests.fixtures.waiting import eventually
 from tests.pipeline_helpers import (
+    child_marker,
     host_processes_with,
     log_messages,
     push,
+    sleeper_with_child,
     start_run,
     wait_for_run,
 )
 from tests.wheels import build_wheel
-
-SLEEPER = """
-import subprocess, sys, time, uuid
-from joliba import current_run, pipeline
-
-@pipeline(name="Sleeper")
-def sleeper():
-    # The marker finds the child among the host's processes (its pid here is the sandbox's).
-    marker = f"sleeper-child-{uuid.uuid4().hex}"
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
-    current_run.log_info(f"child {marker}")
-    time.sleep(300)
-"""
 
 MARKER = """
 import os, uuid
@@ -49,22 +42,6 @@ def marker():
 """
 
 
-def _alive(marker: str) -> bool:
-    return bool(host_processes_with(marker))
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "joliba.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return result.stdout
-
-
 @contextmanager
 def _server(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
@@ -75,15 +52,7 @@ def _server(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Po
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server never answered"
-                time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}/api/v1/health", process=process, log=log)
         yield process
     finally:
         if process.poll() is None:
@@ -94,7 +63,9 @@ def _server(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Po
                 process.kill()
 
 
-def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: str | None) -> None:
+def test_kill_9_during_a_run_then_restart(
+    tmp_path: Path, fresh_database_url: str | None, request: pytest.FixtureRequest
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOLIBA_")}
     env.update(
         JOLIBA_HOME=str(tmp_path / "home"),
@@ -105,39 +76,35 @@ def test_kill_9_during_a_run_then_restart(tmp_path: Path, fresh_database_url: st
     )
     if fresh_database_url:
         env["JOLIBA_DATABASE_URL"] = fresh_database_url
-    _cli(env, "users", "create", "ops@example.org", "--password", "Correct-Horse-9", "--superuser")
-    _cli(env, "workspaces", "create", "Ops", "--admin", "ops@example.org")
-    token = _cli(env, "tokens", "create", "ops@example.org").strip().splitlines()[-1]
+    cli = Joliba(env)
+    cli("users", "create", "ops@example.org", "--password", "Correct-Horse-9", "--superuser").ok()
+    cli("workspaces", "create", "Ops", "--admin", "ops@example.org").ok()
+    token = cli("tokens", "create", "ops@example.org").ok().stdout.strip().splitlines()[-1]
     port = free_port()
     api = httpx.Client(
         base_url=f"http://127.0.0.1:{port}/api/v1",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
+    request.addfinalizer(api.close)
     log = tmp_path / "server.log"
     with _server(env, port, log) as first:
-        push(api, "ops", "sleeper", SLEEPER)
+        push(api, "ops", "sleeper", sleeper_with_child())
         push(api, "ops", "marker", MARKER)
         sleeping = start_run(api, "ops", "sleeper")["id"]
         wait_for_run(api, "ops", sleeping, states={"running"})
-        deadline = time.monotonic() + 30
-        while not any(m.startswith("child ") for m in log_messages(api, "ops", sleeping)):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        marker = next(m for m in log_messages(api, "ops", sleeping) if m.startswith("child "))
-        pid = marker.split()[-1]
-        while not _alive(pid):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        child = child_marker(api, "ops", sleeping)
         # One run at a time: these wait in the queue behind the sleeper.
         queued = [start_run(api, "ops", "marker")["id"] for _ in range(3)]
         assert all(api.get(f"/workspaces/ops/runs/{r}").json()["state"] == "queued" for r in queued)
         first.kill()  # SIGKILL: no shutdown code runs
         first.wait()
     killed_at = time.monotonic()
-    while _alive(pid):
-        assert time.monotonic() - killed_at < 10, "the run's processes outlived the server"
-        time.sleep(0.1)
+    eventually(
+        lambda: not host_processes_with(child),
+        timeout=10,
+        message="the run's processes outlived the server",
+    )
 
     with _server(env, port, log):
         ended = wait_for_run(api, "ops", sleeping, timeout=60)

@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from tests.e2e.test_demo import free_port
+from tests.fixtures.cli import Joliba
+from tests.fixtures.servers import wait_until_serving
 
 SIZE_MB = 256
 BLOCK = os.urandom(1024 * 1024)
@@ -32,24 +34,14 @@ def _env(home: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "joliba.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
 def test_big_upload_and_download_use_bounded_memory(
     tmp_path: Path, fresh_database_url: str | None
 ) -> None:
     env = _env(tmp_path / "home", fresh_database_url)
-    _cli(env, "users", "create", "big@example.org", "--password", "long enough pw")
-    _cli(env, "workspaces", "create", "Big", "--slug", "big", "--admin", "big@example.org")
-    token = _cli(env, "tokens", "create", "big@example.org").split()[-1]
+    cli = Joliba(env)
+    cli("users", "create", "big@example.org", "--password", "long enough pw").ok()
+    cli("workspaces", "create", "Big", "--slug", "big", "--admin", "big@example.org").ok()
+    token = cli("tokens", "create", "big@example.org").ok().stdout.split()[-1]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "joliba.cli.main", "serve", "--port", str(port)],
@@ -61,16 +53,11 @@ def test_big_upload_and_download_use_bounded_memory(
             headers={"Authorization": f"Bearer {token}"},
             timeout=300,
         ) as api:
-            for _ in range(150):
-                try:
-                    api.get("/health")
-                    break
-                except httpx.ConnectError:
-                    time.sleep(0.1)
+            wait_until_serving("/health", client=api, process=server, timeout=15)
             idle = _peak_rss_mb(server.pid)
             sent = hashlib.sha256()
 
-            def body():
+            def body() -> Iterator[bytes]:
                 for _ in range(SIZE_MB):
                     sent.update(BLOCK)
                     yield BLOCK

@@ -9,7 +9,7 @@ import pytest
 
 from joliba.domain.permissions import Role
 from tests.conftest import World
-from tests.pipeline_helpers import SIMPLE, SLEEPY, push, start_run, wait_for_run
+from tests.pipeline_helpers import SIMPLE, SLEEPY, push, start_run, wait_for_log, wait_for_run
 from tests.web.page_client import Pages
 
 FILLS = """
@@ -99,6 +99,8 @@ def test_runs_stop_when_the_servers_disk_is_nearly_full(
     push(admin.api, ws, "simple")
     run = start_run(admin.api, ws, "sleepy")
     wait_for_run(admin.api, ws, run["id"], states={"running"})
+    # Its code has started (a run is "running" from its claim, before its start checks).
+    wait_for_log(admin.api, ws, run["id"], lambda line: line == "going to sleep")
     # More free space asked for than the disk has: as if the disk had just filled up.
     wanted = shutil.disk_usage(world.platform.settings.home).total // (1024 * 1024) + 1
     monkeypatch.setattr(world.platform.settings, "run_min_free_mb", wanted)

@@ -617,6 +617,82 @@ def test_workspace_paths_cannot_escape_the_files_folder(tmp_path: Path, files: P
     assert result.of("output") == []
 
 
+def test_file_outputs_may_be_absolute_inside_the_files_folder(tmp_path: Path, files: Path) -> None:
+    (tmp_path / "secret.txt").write_text("not the workspace's")
+    (files / "escape").symlink_to(tmp_path)
+    (files / "reports").mkdir()
+    (files / "latest").symlink_to(files / "reports")
+    folder = write_pipeline(
+        tmp_path / "code",
+        """
+        from joliba.domain.errors import Invalid
+
+        @pipeline()
+        def outputs():
+            with workspace.open("reports/out.csv", "w") as out:
+                out.write("a,b")
+            current_run.add_file_output(workspace.files_path / "reports" / "out.csv")
+            current_run.add_file_output(str(workspace.files_path / "summary.txt"))
+            current_run.add_file_output(workspace.files_path / "reports" / ".." / "top.csv")
+            current_run.add_file_output("latest/out.csv")
+            outside = [
+                workspace.files_path / ".." / "secret.txt",
+                workspace.files_path / "escape" / "secret.txt",
+                "escape/secret.txt",
+                "/etc/passwd",
+                workspace.files_path,
+                "",
+            ]
+            for path in outside:
+                try:
+                    current_run.add_file_output(path)
+                except Invalid as exc:
+                    current_run.log_info(str(exc).replace(str(workspace.files_path), "FILES"))
+        """,
+    )
+    result = run_entry(folder, files_path=files)
+    assert result.returncode == 0, result.stderr
+    # Stored relative to the files folder, links followed (the server serves no links).
+    assert [(e["uri"], e["name"]) for e in result.of("output")] == [
+        ("reports/out.csv", "out.csv"),
+        ("summary.txt", "summary.txt"),
+        ("top.csv", "top.csv"),
+        ("reports/out.csv", "out.csv"),
+    ]
+    assert result.messages() == [
+        "path: FILES/../secret.txt is outside the workspace files folder (FILES)",
+        "path: FILES/escape/secret.txt is outside the workspace files folder (FILES)",
+        "path: escape/secret.txt is outside the workspace files folder (FILES)",
+        "path: /etc/passwd is outside the workspace files folder (FILES)",
+        "path: FILES is the workspace files folder itself, not a file in it",
+        "path: a path is required",
+    ]
+
+
+def test_without_a_files_folder_file_outputs_are_relative(tmp_path: Path) -> None:
+    folder = write_pipeline(
+        tmp_path / "code",
+        """
+        from joliba.domain.errors import Invalid
+
+        @pipeline()
+        def outputs():
+            current_run.add_file_output("reports/out.csv")
+            try:
+                current_run.add_file_output("/data/out.csv")
+            except Invalid as exc:
+                current_run.log_info(str(exc))
+        """,
+    )
+    result = run_entry(folder)  # S3 storage: runs get no local files folder
+    assert result.returncode == 0, result.stderr
+    assert [e["uri"] for e in result.of("output")] == ["reports/out.csv"]
+    assert result.messages() == [
+        "path: /data/out.csv is absolute, but this run has no local workspace files folder: "
+        "give it relative to the workspace's files"
+    ]
+
+
 def test_bad_stdin_and_import_errors_fail_clearly(tmp_path: Path) -> None:
     folder = write_pipeline(tmp_path, "@pipeline()\ndef fine():\n    pass\n")
     result = run_entry(folder, stdin=b"{not json")

@@ -218,14 +218,20 @@ def _activate(world: World, person: Person, ws: str, monkeypatch: pytest.MonkeyP
     return active
 
 
+def _close(*contexts: RunContext) -> None:
+    """Close the API clients the contexts opened (a run's process ends instead)."""
+    for active in contexts:
+        api = active.cache.get("datasets_api")
+        if api is not None:
+            api.client.close()
+
+
 @pytest.fixture
 def context(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunContext]:
     admin = world.person()
     active = _activate(world, admin, world.workspace(admin), monkeypatch)
     yield active
-    api = active.cache.get("datasets_api")
-    if api is not None:
-        api.client.close()
+    _close(active)
 
 
 def test_a_dataset_shared_by_another_workspace_reads_but_stays_read_only(
@@ -233,7 +239,7 @@ def test_a_dataset_shared_by_another_workspace_reads_but_stays_read_only(
 ) -> None:
     admin = world.person()
     source, reader = world.workspace(admin), world.workspace(admin)
-    _activate(world, admin, source, monkeypatch)
+    first = _activate(world, admin, source, monkeypatch)
     (tmp_path / "census.csv").write_text("district,people\nBo,575000\n")
     census = workspace.datasets.create("Census")
     census.create_version(files=[tmp_path / "census.csv"])
@@ -242,7 +248,8 @@ def test_a_dataset_shared_by_another_workspace_reads_but_stays_read_only(
     )
     assert shared.status_code == 201, shared.text
 
-    _activate(world, admin, reader, monkeypatch)
+    _close(first)
+    second = _activate(world, admin, reader, monkeypatch)
     ref = f"{source}.census"
     found = workspace.datasets.get(ref)
     assert (found, found.slug, found.workspace, found.shared) == (ref, "census", source, True)
@@ -253,6 +260,7 @@ def test_a_dataset_shared_by_another_workspace_reads_but_stays_read_only(
     assert workspace.datasets.get("census") == "census"  # a plain slug, when unambiguous
     with pytest.raises(DatasetError, match=f"shared by workspace '{source}' and is read-only"):
         found.create_version(files=[tmp_path / "census.csv"])
+    _close(second)
 
 
 def _tables(folder: Path) -> list[Path]:

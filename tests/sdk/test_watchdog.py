@@ -7,13 +7,35 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
+from tests.fixtures.waiting import eventually
 from tests.sdk.helpers import platform_env, run_entry, write_pipeline
 
-SLEEPER = """
-import os, subprocess
+#: Lets a pipeline wait for the checks of the watchdog (``joliba.sdk.entry.watch_parent``),
+#: which asks for the parent process's id at each of them.
+WATCHDOG_CHECKS = """
+import os
+
+_CHECKS = threading.Semaphore(0)
+_getppid = os.getppid
+
+def _seen_by_the_watchdog():
+    if threading.current_thread().name == "joliba-parent-watch":
+        _CHECKS.release()
+    return _getppid()
+
+os.getppid = _seen_by_the_watchdog
+
+def watchdog_checks(count):
+    \"\"\"Whether the watchdog began `count` more checks (and so passed all but the last).\"\"\"
+    return all(_CHECKS.acquire(timeout=20) for _ in range(count))
+"""
+
+SLEEPER = (
+    WATCHDOG_CHECKS
+    + """
+import subprocess
 
 @pipeline()
 def sleeper():
@@ -21,8 +43,11 @@ def sleeper():
     with open("pids.tmp", "w") as f:
         f.write(f"{os.getpid()} {child.pid}")
     os.rename("pids.tmp", "pids.txt")
+    if watchdog_checks(2):
+        open("watched.txt", "w").close()
     time.sleep(60)
 """
+)
 
 # Stands in for the runner: starts the entry in a new session, then just waits.
 RUNNER = """
@@ -49,15 +74,6 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def wait_for(condition: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_the_run_dies_with_its_parent(tmp_path: Path) -> None:
     folder = write_pipeline(tmp_path / "code", SLEEPER)
     runner_file = tmp_path / "runner.py"
@@ -77,17 +93,19 @@ def test_the_run_dies_with_its_parent(tmp_path: Path) -> None:
         entry_pid = int(runner.stdout.readline())
         pids.append(entry_pid)
         pid_file = folder / "pids.txt"
-        assert wait_for(pid_file.exists, 20), "the pipeline did not start"
+        eventually(pid_file.exists, timeout=20, message="the pipeline did not start")
         run_pid, sleeper_pid = (int(p) for p in pid_file.read_text().split())
         assert run_pid == entry_pid
         pids.append(sleeper_pid)
         assert alive(entry_pid) and alive(sleeper_pid)
-        time.sleep(0.6)  # the watchdog has looked at least once and left it running
+        # The watchdog has looked at least once and left it running.
+        watched = folder / "watched.txt"
+        eventually(watched.exists, timeout=20, message="the watchdog never checked twice")
         assert alive(entry_pid)
 
         runner.kill()
         runner.wait(10)
-        assert wait_for(lambda: not alive(entry_pid) and not alive(sleeper_pid), 5)
+        eventually(lambda: not alive(entry_pid) and not alive(sleeper_pid), timeout=5)
     finally:
         for pid in pids:
             if alive(pid):
@@ -95,17 +113,20 @@ def test_the_run_dies_with_its_parent(tmp_path: Path) -> None:
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+        if runner.stdout is not None:
+            runner.stdout.close()
 
 
 def test_a_live_parent_given_by_pid_is_left_alone(tmp_path: Path) -> None:
     folder = write_pipeline(
         tmp_path,
-        """
-        @pipeline()
-        def short():
-            time.sleep(1.2)  # a few watchdog checks
-            current_run.log_info("survived")
-        """,
+        WATCHDOG_CHECKS
+        + """
+@pipeline()
+def short():
+    if watchdog_checks(3):  # it passed two checks at least
+        current_run.log_info("survived")
+""",
     )
     result = run_entry(folder, JOLIBA_PARENT_PID=str(os.getpid()))
     assert result.returncode == 0, result.stderr

@@ -16,6 +16,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import duckdb
 import pytest
@@ -26,6 +27,7 @@ from joliba.storage import spill
 from joliba.storage.objects import ObjectStore
 from joliba.storage.table_reads import json_size, preview, query
 from joliba.storage.tables import Interrupt, Limits, TableCache, TableError, literal, lock_down
+from tests.fixtures.waiting import eventually
 
 MIB = 1024 * 1024
 
@@ -69,15 +71,6 @@ def plant(folder: Path) -> dict[str, Path]:
     con.execute(f"COPY (SELECT 'HIV positive' AS status) TO {literal(str(parquet))}")
     con.close()
     return {"csv": csv, "parquet": parquet}
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
 
 
 def test_two_concurrent_readings_spill_to_private_folders(cache: TableCache, table: Path) -> None:
@@ -222,19 +215,40 @@ def test_the_spill_folder_goes_when_a_reading_fails(cache: TableCache) -> None:
     assert cache.running() == []
 
 
+class _Announcing:
+    """A reading's connection that sets ``started`` when it is given ``statement`` to run."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, statement: str, started: threading.Event
+    ) -> None:
+        self._con = con
+        self._statement = statement
+        self._started = started
+
+    def execute(self, statement: str, *args: Any) -> duckdb.DuckDBPyConnection:
+        if statement == self._statement:
+            self._started.set()
+        return self._con.execute(statement, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
 def test_an_interrupt_stops_a_long_query_and_removes_its_folder(
     cache: TableCache, table: Path
 ) -> None:
     interrupt = Interrupt()
     outcome: list[BaseException] = []
+    sql = "SELECT count(*) FROM range(100000000000) a, cases"
+    running = threading.Event()
 
     def run() -> None:
         try:
             with cache.reading("query", interrupt) as con:
                 query(
-                    con,
+                    cast(duckdb.DuckDBPyConnection, _Announcing(con, sql, running)),
                     {"cases": table},
-                    "SELECT count(*) FROM range(100000000000) a, cases",
+                    sql,
                     max_rows=10,
                     max_bytes=MIB,
                     timeout=600,
@@ -245,7 +259,9 @@ def test_an_interrupt_stops_a_long_query_and_removes_its_folder(
 
     thread = threading.Thread(target=run)
     thread.start()
-    wait_until(lambda: len(cache.running("query")) == 1)
+    # Past the checks of the SQL: the long statement itself is what the interrupt stops.
+    assert running.wait(20), "the query never started"
+    eventually(lambda: len(cache.running("query")) == 1, timeout=20, interval=0.02)
     folder = cache.running("query")[0]
     interrupt.fire("was stopped: the client went away")
     thread.join(timeout=20)
@@ -302,7 +318,7 @@ def test_answers_are_cut_at_the_size_limit_in_bounded_memory(
 
 
 def test_row_and_size_limits_say_which_cut(cache: TableCache, table: Path) -> None:
-    def run(sql: str, *, max_rows: int, max_bytes: int) -> dict[str, object]:
+    def run(sql: str, *, max_rows: int, max_bytes: int) -> dict[str, Any]:
         interrupt = Interrupt()
         with cache.reading("query", interrupt) as con:
             return query(

@@ -14,24 +14,23 @@ import pytest
 
 from joliba.dhis2.client import DHIS2
 from joliba.templates import TEMPLATES
-from tests.cli.test_pipelines_cli import _env, joliba
 from tests.conftest import World
 from tests.dhis2.emulator_support import live_emulator
+from tests.fixtures.cli import Joliba, against
 
 
 def test_templates_are_listed_and_an_unknown_one_is_refused(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    listed = joliba("pipelines", "templates", "--json", cwd=tmp_path, env=env, check=True)
+    joliba = against(None, None, tmp_path)
+    listed = joliba("pipelines", "templates", "--json").ok()
     assert [t["template"] for t in json.loads(listed.stdout)] == list(TEMPLATES)
-    refused = joliba("pipelines", "init", "x", "--template", "dhis3", cwd=tmp_path, env=env)
-    assert refused.returncode == 2 and "dhis2-extract" in refused.stderr
+    refused = joliba("pipelines", "init", "x", "--template", "dhis3")
+    assert refused.exit_code == 2 and "dhis2-extract" in refused.stderr
     assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("template", ["dhis2-extract", "dhis2-metadata", "dhis2-push"])
 def test_a_new_template_folder_passes_its_own_tests(template: str, tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    joliba("pipelines", "init", "mine", "--template", template, cwd=tmp_path, env=env, check=True)
+    against(None, None, tmp_path)("pipelines", "init", "mine", "--template", template).ok()
     folder = tmp_path / "mine"
     text = (folder / "pipeline.py").read_text()
     assert not [m for m in ("__NAME__", "__CODE__", "__FUNCTION__") if m in text]
@@ -45,7 +44,7 @@ def test_a_new_template_folder_passes_its_own_tests(template: str, tmp_path: Pat
     assert own.returncode == 0, own.stdout + own.stderr
 
 
-def _run(ws: str, code: str, params: dict[str, object], cwd: Path, env: dict[str, str]) -> str:
+def _run(joliba: Joliba, ws: str, code: str, params: dict[str, object]) -> str:
     args = [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in params.items()]
     result = joliba(
         "pipelines",
@@ -55,20 +54,18 @@ def _run(ws: str, code: str, params: dict[str, object], cwd: Path, env: dict[str
         ws,
         *[a for pair in (("--param", a) for a in args) for a in pair],
         "--wait",
-        cwd=cwd,
-        env=env,
     )
-    if result.returncode == 0:
+    if result.exit_code == 0:
         return ""
     run_id = result.stderr.split()[1]  # "run ID failed …": show its log
-    logs = joliba("runs", "logs", run_id, "-w", ws, cwd=cwd, env=env)
+    logs = joliba("runs", "logs", run_id, "-w", ws)
     return result.stderr + logs.stdout + logs.stderr
 
 
 def test_extract_metadata_and_push_run_on_the_platform(world: World, tmp_path: Path) -> None:
     admin = world.person()
     ws = world.workspace(admin)
-    env = _env(tmp_path, world.server.url, admin.token)
+    joliba = against(world.server.url, admin.token, tmp_path)
     api = world.client(admin.token)
     with live_emulator(scale=0.1) as emulator:
         url = str(emulator.base_url).rstrip("/")
@@ -87,10 +84,11 @@ def test_extract_metadata_and_push_run_on_the_platform(world: World, tmp_path: P
         data_set = sets.filter(pl.col("periodType") == "Monthly")["id"][0]
 
         for template in ("dhis2-extract", "dhis2-metadata", "dhis2-push"):
-            joliba("pipelines", "init", template, "-t", template, cwd=tmp_path, env=env, check=True)
-            joliba("pipelines", "push", template, "-w", ws, cwd=tmp_path, env=env, check=True)
+            joliba("pipelines", "init", template, "-t", template).ok()
+            joliba("pipelines", "push", template, "-w", ws).ok()
 
         failure = _run(
+            joliba,
             ws,
             "dhis2-extract",
             {
@@ -101,8 +99,6 @@ def test_extract_metadata_and_push_run_on_the_platform(world: World, tmp_path: P
                 "last_period": "202402",
                 "table": "monthly_values",
             },
-            tmp_path,
-            env,
         )
         assert not failure, failure
         version = api.get(f"/workspaces/{ws}/datasets/dhis2-data-values/versions/latest")
@@ -120,14 +116,14 @@ def test_extract_metadata_and_push_run_on_the_platform(world: World, tmp_path: P
         )
         assert extracted.height == direct.height > 0
 
-        failure = _run(ws, "dhis2-metadata", {"source": "hmis"}, tmp_path, env)
+        failure = _run(joliba, ws, "dhis2-metadata", {"source": "hmis"})
         assert not failure, failure
         files = api.get(f"/workspaces/{ws}/datasets/dhis2-metadata/versions/latest").json()
         assert "organisation_units.parquet" in [f["name"] for f in files["files"]]
 
         # The extract pushed back as it is: DHIS2 finds nothing to change or refuse.
         params = {"target": "hmis", "source": "dhis2-data-values", "dry_run": "false"}
-        failure = _run(ws, "dhis2-push", params, tmp_path, env)
+        failure = _run(joliba, ws, "dhis2-push", params)
         assert not failure, failure
         again = dhis2.data_value_sets(
             datasets=[data_set], org_units=root, children=True, periods=["202401", "202402"]

@@ -4,8 +4,6 @@ access log, comparing versions, and who sees what."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
@@ -19,6 +17,7 @@ from joliba.web.dataset_pages import OP_LABELS, FileView, ProfileView
 from joliba.web.dataset_profiles import columns_of, percent, shown
 from joliba.web.dataset_table_pages import PreviewState
 from joliba.web.render import TEMPLATES
+from tests.api.test_dataset_tables import wait_profile
 from tests.conftest import Person, World
 from tests.pipeline_helpers import push, start_run, wait_for_run
 from tests.web.page_client import PageClient, Pages
@@ -40,12 +39,6 @@ CASES_V2 = (
 SITES = b'name,location\nA,"POINT (-13.2 8.4)"\nB,"POINT (-11.1 7.9)"\nC,"POINT (-12.0 9.5)"\n'
 HX = {"HX-Request": "true"}
 ALL_ROWS = "Rows 1\u20134 of 4"  # an en dash between the numbers
-
-
-@pytest.fixture
-def pages(world: World) -> Iterator[Pages]:
-    with Pages(world.server.url) as factory:
-        yield factory
 
 
 def create(api: httpx.Client, ws: str, name: str, **body: Any) -> str:
@@ -70,14 +63,9 @@ def publish(
 
 
 def wait_for_profile(api: httpx.Client, ws: str, slug: str, version: int, name: str) -> str:
+    """The state ("done" or "failed") of a file's profile, once it has ended."""
     url = f"/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/profile"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = str(api.get(url).json()["state"])
-        if state in ("done", "failed"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"the profile of {name} did not finish")
+    return str(wait_profile(api, url, timeout=60)["state"])
 
 
 def access_entries(api: httpx.Client, ws: str, slug: str) -> list[dict[str, Any]]:

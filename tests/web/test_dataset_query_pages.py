@@ -3,24 +3,16 @@ query whose browser goes away is stopped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
-
-from tests.api.test_dataset_query_limits import LONG_QUERY, changed, open_request, wait_until
+from tests.api.test_dataset_query_limits import LONG_QUERY, changed, open_request
 from tests.conftest import World
+from tests.fixtures.waiting import eventually
 from tests.web.page_client import PageClient, Pages
 from tests.web.test_dataset_pages import CASES_V1, create, publish, texts, wait_for_profile
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def pages(world: World) -> Iterator[Pages]:
-    with Pages(world.server.url) as factory:
-        yield factory
 
 
 def signed_in_with_cases(world: World, pages: Pages) -> tuple[PageClient, str, str]:
@@ -58,10 +50,10 @@ def test_a_query_stops_when_the_browser_goes_away(world: World, pages: Pages) ->
     with changed(world.platform.settings, query_timeout_seconds=600.0):
         sock = open_request(world.server.url, "POST", f"{page}/versions/1/query", headers, body)
         try:
-            wait_until(lambda: len(tables.running("query")) == 1)
+            eventually(lambda: len(tables.running("query")) == 1, timeout=20)
             folder: Path = tables.running("query")[0]
         finally:
             sock.close()
-        wait_until(lambda: tables.running("query") == [] and not folder.exists())
+        eventually(lambda: tables.running("query") == [] and not folder.exists(), timeout=20)
         again = client.post(f"{page}/versions/1/query", {"sql": "SELECT 41 + 1 AS n"}, headers=HX)
         assert again.status_code == 200 and "<td>42</td>" in again.text

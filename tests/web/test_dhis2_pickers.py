@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import pytest
 
 from joliba.domain.permissions import Role
 from tests.conftest import World, unique
@@ -27,12 +24,6 @@ def picks(source, elements, unit):
 """
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def pages(world: World) -> Iterator[Pages]:
-    with Pages(world.server.url) as factory:
-        yield factory
 
 
 def _checked(html: str) -> list[str]:

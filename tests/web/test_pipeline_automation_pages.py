@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote_plus
@@ -38,12 +37,6 @@ from joliba import pipeline, current_run
 def upstream_extract():
     current_run.log_info("extracted")
 """
-
-
-@pytest.fixture
-def pages(world: World) -> Iterator[Pages]:
-    with Pages(world.server.url) as factory:
-        yield factory
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -99,12 +98,6 @@ def param_block(html: str, code: str) -> str:
     found = re.search(rf'<div class="param[^"]*" data-param="{code}">(.*?)\n    </div>', html, re.S)
     assert found, f"no block for parameter {code}"
     return found.group(1)
-
-
-@pytest.fixture
-def pages(world: World) -> Iterator[Pages]:
-    with Pages(world.server.url) as factory:
-        yield factory
 
 
 @dataclass

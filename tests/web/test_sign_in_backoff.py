@@ -7,19 +7,10 @@ Runs on the server behind a (trusted) proxy, so each client has an address of it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from joliba.services import devices
-from tests.conftest import LiveServer, World
+from tests.conftest import World
 from tests.web.page_client import PageClient, Pages, csrf_of
-
-
-@pytest.fixture
-def pages(proxied_server: LiveServer) -> Iterator[Pages]:
-    with Pages(proxied_server.url) as factory:
-        yield factory
 
 
 def _browser(pages: Pages, address: str | None = None) -> PageClient:
@@ -38,7 +29,8 @@ def _login(client: PageClient, email: str, password: str) -> int:
     return client.post("/login", {"email": email, "password": password}).status_code
 
 
-def test_an_attack_does_not_lock_the_owner_out(world: World, pages: Pages) -> None:
+def test_an_attack_does_not_lock_the_owner_out(world: World, proxied_pages: Pages) -> None:
+    pages = proxied_pages
     owner = world.person()
     limit = world.platform.settings.login_max_failures
     home_address = _address()
@@ -69,7 +61,8 @@ def test_an_attack_does_not_lock_the_owner_out(world: World, pages: Pages) -> No
     assert _login(laptop, owner.email, owner.password) == 303
 
 
-def test_the_device_cookie_is_http_only_and_signed(world: World, pages: Pages) -> None:
+def test_the_device_cookie_is_http_only_and_signed(world: World, proxied_pages: Pages) -> None:
+    pages = proxied_pages
     person = world.person()
     client = _browser(pages)
     response = client.post("/login", {"email": person.email, "password": person.password})

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from joliba.domain.permissions import Role
-from tests.conftest import LiveServer, Person, World
+from tests.conftest import Person, World
 from tests.web.page_client import Pages, csrf_of
-
-
-@pytest.fixture
-def pages(server: LiveServer) -> Iterator[Pages]:
-    with Pages(server.url) as factory:
-        yield factory
 
 
 def workspace_name(person: Person, slug: str) -> str:

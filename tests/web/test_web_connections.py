@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Role
-from tests.conftest import LiveServer, World
+from tests.conftest import World
 from tests.dhis2.emulator_support import live_emulator
 from tests.web.page_client import Pages
 
 SECRET = "Pa55word-never-shown"
 TOKEN = "d2pat_never_shown_either"
-
-
-@pytest.fixture
-def pages(server: LiveServer) -> Iterator[Pages]:
-    with Pages(server.url) as factory:
-        yield factory
 
 
 def test_secrets_are_never_rendered(world: World, pages: Pages) -> None:

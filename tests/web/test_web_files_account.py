@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from joliba.domain.permissions import Role
-from tests.conftest import LiveServer, World
+from tests.conftest import World
 from tests.web.page_client import Pages
-
-
-@pytest.fixture
-def pages(server: LiveServer) -> Iterator[Pages]:
-    with Pages(server.url) as factory:
-        yield factory
 
 
 def test_folders_moves_and_deletes(world: World, pages: Pages) -> None:

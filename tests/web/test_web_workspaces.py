@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
-
-import pytest
 
 from joliba.domain.permissions import Action, Role
 from joliba.services import invitations, users, workspaces
 from joliba.services.actors import Actor
-from tests.conftest import LiveServer, World
+from tests.conftest import World
 from tests.web.page_client import Pages, csrf_of
-
-
-@pytest.fixture
-def pages(server: LiveServer) -> Iterator[Pages]:
-    with Pages(server.url) as factory:
-        yield factory
 
 
 def invitation_path(html: str) -> str:

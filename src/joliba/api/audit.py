@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from joliba.api.deps import Paging, ReadDB, page_of, require
 from joliba.domain.permissions import Action
+from joliba.http.deps import Paging, ReadDB, page_of, require
 from joliba.schemas.audit import AuditEntry
 from joliba.schemas.common import Page
 from joliba.services import audit

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.db.tables import Connection as ConnectionRow
 from joliba.domain.connections import FIELDS
 from joliba.domain.permissions import Action
+from joliba.http.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.schemas.common import Page
 from joliba.schemas.connections import (
     Connection,
@@ -87,7 +87,6 @@ def create_connection(
         fields=body.fields,
         secret_fields=body.secret_fields,
     )
-    session.commit()
     return connection_out(row)
 
 
@@ -120,7 +119,6 @@ def update_connection(
         fields=body.fields,
         secret_fields=body.secret_fields,
     )
-    session.commit()
     return ConnectionEdited(
         **connection_out(edited.connection).model_dump(),
         cleared_secret_fields=edited.cleared,
@@ -137,7 +135,6 @@ def delete_connection(
     session: WriteDB,
 ) -> Response:
     connections.delete(session, access, slug)
-    session.commit()
     return Response(status_code=204)
 
 

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from joliba.api.datasets import BASE
-from joliba.api.deps import Paging, ReadDB, WriteDB, page_of, require
 from joliba.domain.permissions import Action
+from joliba.http.deps import Paging, ReadDB, WriteDB, page_of, require
 from joliba.schemas.common import Page
 from joliba.schemas.dataset_reads import (
     AccessEntry,
@@ -59,7 +59,6 @@ def create_share(
     target = dataset_shares.share(session, access, dataset, body.workspace)
     shares = dict((w.slug, s) for s, w in dataset_shares.list_for(session, dataset))
     view = Share(workspace=target.slug, created_at=shares[target.slug].created_at)
-    session.commit()
     return view
 
 
@@ -73,7 +72,6 @@ def revoke_share(
     dataset_shares.revoke(
         session, access, datasets.get(session, access, slug, owned=True), workspace
     )
-    session.commit()
     return Response(status_code=204)
 
 
@@ -106,7 +104,6 @@ def create_token(
         session, access, dataset, name=body.name, expires_in_days=body.expires_in_days
     )
     view = DatasetTokenCreated(**DatasetToken.model_validate(token).model_dump(), token=secret)
-    session.commit()
     return view
 
 
@@ -119,7 +116,6 @@ def revoke_token(
 ) -> Response:
     dataset = datasets.get(session, access, slug, owned=True)
     dataset_tokens.revoke(session, access, dataset, token_id)
-    session.commit()
     return Response(status_code=204)
 
 

@@ -1,14 +1,14 @@
 """Dataset tables: profiles, paginated preview, read-only SQL, exports and version diffs.
 
-Reads are written to the dataset's access log. DuckDB work runs after the request's
-database session is closed, so a long query never holds a transaction open; a query whose
-client disconnects is stopped (see :mod:`joliba.api.disconnects`).
+Each read is one call of :mod:`joliba.services.dataset_reading`, which writes it to the
+dataset's access log and runs the DuckDB work with no transaction open (the route closes
+the request's session first), so a long query never holds one; a query whose client
+disconnects is stopped (see :mod:`joliba.http.disconnects`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,14 +16,12 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.datasets import BASE, VERSION, log_read, readable_file
-from joliba.api.deps import PlatformDep, ReadDB, require
-from joliba.api.disconnects import while_connected
+from joliba.api.datasets import BASE, VERSION
 from joliba.api.files import content_disposition
-from joliba.db.tables import Dataset as DatasetRow
-from joliba.db.tables import DatasetFile
 from joliba.domain.errors import Invalid
 from joliba.domain.permissions import Action
+from joliba.http.deps import PlatformDep, ReadDB, require
+from joliba.http.disconnects import while_connected
 from joliba.schemas.dataset_reads import (
     QueryRequest,
     QueryResult,
@@ -31,8 +29,8 @@ from joliba.schemas.dataset_reads import (
     TableProfile,
     VersionDiff,
 )
-from joliba.services import dataset_reads, datasets, profiles
-from joliba.services.dataset_access import ReadKind
+from joliba.services import dataset_access, dataset_reading, dataset_reads, profiles
+from joliba.services.dataset_reading import Rows
 from joliba.services.profiles import ProfileState
 from joliba.services.workspaces import Access
 from joliba.storage.files import CHUNK
@@ -59,7 +57,7 @@ def get_profile(
     access: Annotated[Access, Depends(require(Action.DATASET_READ))],
     session: ReadDB,
 ) -> TableProfile:
-    _dataset, _version, row = readable_file(session, access, slug, version, name)
+    _dataset, _version, row = dataset_access.readable_file(session, access, slug, version, name)
     dataset_reads.check_table(row)
     found = profiles.get(session, row.sha256)
     if found is None:  # stored before profiling existed: nothing queued it
@@ -114,27 +112,12 @@ def preview(
         Query(description="column:op:value, op one of " + ", ".join(FILTER_OPS)),
     ] = [],  # noqa: B006
 ) -> TablePreview:
-    dataset, chosen, row = readable_file(session, access, slug, version, name)
     session.close()
-    page = dataset_reads.preview(
-        platform.tables,
-        row,
-        offset=offset,
-        limit=limit,
-        sort=_sorts(sort),
-        filters=_filters(filter),
-        max_bytes=platform.settings.query_max_bytes,
+    rows = Rows(offset=offset, limit=limit, sort=_sorts(sort), filters=_filters(filter))
+    read = dataset_reading.preview(
+        platform, access.actor, access.workspace.slug, slug, version, name, [rows]
     )
-    log_read(
-        platform,
-        access,
-        dataset,
-        ReadKind.PREVIEW,
-        version=chosen.name,
-        file=row.name,
-        rows=len(page["rows"]),
-    )
-    return TablePreview(**page, offset=offset, limit=limit)
+    return TablePreview(**read.answer(), offset=offset, limit=limit)
 
 
 @router.post(
@@ -151,32 +134,20 @@ async def query(
     session: ReadDB,
     platform: PlatformDep,
 ) -> QueryResult:
-    def files() -> tuple[DatasetRow, str, list[DatasetFile]]:
-        dataset = datasets.get(session, access, slug)
-        chosen = datasets.get_version(
-            session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
-        )
-        rows = list(datasets.files(session, chosen))
-        session.close()
-        return dataset, chosen.name, rows
-
-    dataset, name, rows = await run_in_threadpool(files)
-    settings = platform.settings
-    work = partial(
-        dataset_reads.query,
-        platform.tables,
-        rows,
-        body.sql,
-        max_rows=settings.query_max_rows,
-        max_bytes=settings.query_max_bytes,
-        timeout=settings.query_timeout_seconds,
+    await run_in_threadpool(session.close)
+    read = await while_connected(
+        request,
+        lambda interrupt: dataset_reading.query(
+            platform,
+            access.actor,
+            access.workspace.slug,
+            slug,
+            version,
+            body.sql,
+            interrupt=interrupt,
+        ),
     )
-    result = await while_connected(request, lambda interrupt: work(interrupt=interrupt))
-    count = len(result["rows"])
-    await run_in_threadpool(
-        lambda: log_read(platform, access, dataset, ReadKind.QUERY, version=name, rows=count)
-    )
-    return QueryResult(**result, tables=list(dataset_reads.tables_of(rows)))
+    return QueryResult(**read.result, tables=read.tables)
 
 
 @router.get(
@@ -194,24 +165,15 @@ def export(
     platform: PlatformDep,
     format: Annotated[str, Query(description="csv, parquet or xlsx")] = "csv",
 ) -> StreamingResponse:
-    dataset, chosen, row = readable_file(session, access, slug, version, name)
     session.close()
-    path, count = dataset_reads.export(platform.tables, row, format)
-    size = path.stat().st_size
-    log_read(
-        platform,
-        access,
-        dataset,
-        ReadKind.EXPORT,
-        version=chosen.name,
-        file=row.name,
-        rows=count,
-        size=size,
+    read = dataset_reading.export(
+        platform, access.actor, access.workspace.slug, slug, version, name, format
     )
-    stem = row.name.rsplit(".", 1)[0] if "." in row.name else row.name
+    shown = read.source.file
+    stem = shown.rsplit(".", 1)[0] if "." in shown else shown
 
     def chunks() -> Iterator[bytes]:
-        with path.open("rb") as handle:
+        with read.path.open("rb") as handle:
             while data := handle.read(CHUNK):
                 yield data
 
@@ -219,10 +181,10 @@ def export(
         chunks(),
         media_type=MEDIA[format],
         headers={
-            "Content-Length": str(size),
+            "Content-Length": str(read.size),
             "Content-Disposition": content_disposition(f"{stem}.{format}"),
         },
-        background=BackgroundTask(path.unlink, missing_ok=True),
+        background=BackgroundTask(read.path.unlink, missing_ok=True),
     )
 
 
@@ -240,17 +202,9 @@ def diff(
     new: Annotated[str, Query(description="The later version (number, name or latest)")],
     key: Annotated[str, Query(description="Comma-separated key columns for a row-level diff")] = "",
 ) -> VersionDiff:
-    dataset = datasets.get(session, access, slug)
-    drafts = datasets.sees_drafts(access, dataset)
-    before = datasets.get_version(session, dataset, old, drafts=drafts)
-    after = datasets.get_version(session, dataset, new, drafts=drafts)
-    old_files, new_files = (
-        list(datasets.files(session, before)),
-        list(datasets.files(session, after)),
-    )
-    names = before.name, after.name
     session.close()
-    columns = [k.strip() for k in key.split(",") if k.strip()] or None
-    result = dataset_reads.diff(platform.tables, old_files, new_files, key=columns)
-    log_read(platform, access, dataset, ReadKind.DIFF, version=f"{names[0]} → {names[1]}")
-    return VersionDiff(old=names[0], new=names[1], **result)
+    columns = [k.strip() for k in key.split(",") if k.strip()]
+    read = dataset_reading.diff(
+        platform, access.actor, access.workspace.slug, slug, old, new, key=columns
+    )
+    return VersionDiff(old=read.old.version, new=read.new.version, **read.result)

@@ -7,21 +7,23 @@ from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
-from joliba.api.downloads import RAW_UPLOAD, download_headers
 from joliba.api.files import WRITE_BUFFER
-from joliba.db.tables import Dataset as DatasetRow
-from joliba.db.tables import DatasetFile as FileRow
 from joliba.db.tables import DatasetVersion as VersionRow
-from joliba.db.tables import User
 from joliba.domain.datasets import check_file_name, check_sha256
-from joliba.domain.errors import Conflict, Invalid, NotFound, TooLarge
+from joliba.domain.errors import Conflict, Invalid, TooLarge
 from joliba.domain.numbers import MAX_BIGINT
 from joliba.domain.permissions import Action
+from joliba.http.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
+from joliba.http.downloads import RAW_UPLOAD, download_headers
+from joliba.http.views import (
+    dataset_version_view,
+    dataset_version_views,
+    dataset_view,
+    dataset_views,
+)
 from joliba.schemas.common import Page
 from joliba.schemas.datasets import (
     Dataset,
@@ -31,8 +33,7 @@ from joliba.schemas.datasets import (
     UploadState,
     VersionCreate,
 )
-from joliba.services import dataset_access, dataset_triggers, datasets, workspaces
-from joliba.services.dataset_access import ReadKind
+from joliba.services import dataset_publishing, dataset_reading, datasets
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
 from joliba.storage import resumable
@@ -41,45 +42,6 @@ from joliba.storage.blobs import HashMismatch
 router = APIRouter(tags=["datasets"])
 BASE = "/workspaces/{ws}/datasets"
 VERSION = BASE + "/{slug}/versions/{version}"
-
-
-def version_view(
-    session: Session, version: VersionRow, *, with_files: bool = True
-) -> DatasetVersion:
-    author = session.get(User, version.author_id) if version.author_id else None
-    rows = datasets.files(session, version) if with_files else []
-    return DatasetVersion(
-        id=version.id,
-        number=version.number,
-        name=version.name,
-        changelog=version.changelog,
-        state=version.state,
-        author=author.email if author else None,
-        author_run=version.author_run_id,
-        created_at=version.created_at,
-        published_at=version.published_at,
-        files=[DatasetFile.model_validate(f) for f in rows],
-    )
-
-
-def dataset_view(session: Session, access: Access, dataset: DatasetRow) -> Dataset:
-    try:
-        latest = version_view(session, datasets.get_version(session, dataset, "latest"))
-    except NotFound:
-        latest = None
-    owned = dataset.workspace_id == access.workspace.id
-    return Dataset(
-        id=dataset.id,
-        ref=datasets.ref_of(access, dataset),
-        workspace=dataset.workspace.slug,
-        shared=not owned,
-        slug=dataset.slug,
-        name=dataset.name,
-        description=dataset.description,
-        tags=list(dataset.tags),
-        created_at=dataset.created_at,
-        latest=latest,
-    )
 
 
 @router.get(BASE, response_model=Page[Dataset], summary="List datasets")
@@ -91,7 +53,7 @@ def list_datasets(
     tag: Annotated[str, Query(max_length=50)] = "",
 ) -> Page[Dataset]:
     rows, total = datasets.list_for(session, access, page, search=search, tag=tag.lower())
-    return page_of([dataset_view(session, access, d) for d in rows], page, total)
+    return page_of(dataset_views(session, access, rows), page, total)
 
 
 @router.post(BASE, status_code=201, response_model=Dataset, summary="Create a dataset")
@@ -109,7 +71,6 @@ def create_dataset(
         tags=body.tags,
     )
     view = dataset_view(session, access, dataset)
-    session.commit()
     return view
 
 
@@ -137,7 +98,7 @@ def list_versions(
     rows, total = datasets.list_versions(
         session, dataset, page, drafts=datasets.sees_drafts(access, dataset)
     )
-    return page_of([version_view(session, v, with_files=False) for v in rows], page, total)
+    return page_of(dataset_version_views(session, rows, with_files=False), page, total)
 
 
 @router.post(
@@ -156,8 +117,7 @@ def create_version(
     version = datasets.create_version(
         session, access, dataset, name=body.name, changelog=body.changelog
     )
-    view = version_view(session, version)
-    session.commit()
+    view = dataset_version_view(session, version)
     return view
 
 
@@ -174,7 +134,9 @@ def get_version(
 ) -> DatasetVersion:
     dataset = datasets.get(session, access, slug)
     drafts = datasets.sees_drafts(access, dataset)
-    return version_view(session, datasets.get_version(session, dataset, version, drafts=drafts))
+    return dataset_version_view(
+        session, datasets.get_version(session, dataset, version, drafts=drafts)
+    )
 
 
 @router.delete(VERSION, status_code=204, summary="Delete a draft (published versions stay)")
@@ -186,7 +148,6 @@ def delete_draft(
 ) -> Response:
     dataset = datasets.get(session, access, slug, owned=True)
     datasets.delete_draft(session, access, dataset, datasets.get_version(session, dataset, version))
-    session.commit()
     return Response(status_code=204)
 
 
@@ -198,32 +159,12 @@ def publish_version(
     session: ReadDB,
     platform: PlatformDep,
 ) -> DatasetVersion:
-    dataset = datasets.get(session, access, slug, owned=True)
-    draft = datasets.get_version(session, dataset, version)
-    datasets.check_draft(draft)
-    blobs = platform.store.blobs()
-    present = all(
-        blobs.exists(f.sha256) and blobs.size(f.sha256) == f.size
-        for f in datasets.files(session, draft)
+    session.close()  # the use case checks storage with no transaction open
+    published = dataset_publishing.publish(
+        platform, access.actor, access.workspace.slug, slug, version
     )
-    session.close()  # the storage checks above ran outside any write transaction
-    with platform.db.transaction() as tx:
-        fresh = workspaces.authorize(tx, access.actor, access.workspace.slug, Action.DATASET_WRITE)
-        dataset = datasets.get(tx, fresh, slug, owned=True)
-        published = datasets.publish(
-            tx, fresh, dataset, datasets.get_version(tx, dataset, version), present=present
-        )
-        started = dataset_triggers.fire(
-            tx,
-            platform.box,
-            dataset,
-            published,
-            default_timeout=platform.settings.run_timeout_seconds,
-        )
-        view = version_view(tx, published)
-    if started:
-        platform.signals.queued()
-    return view
+    with platform.db.session(write=False) as fresh:
+        return dataset_version_view(fresh, fresh.get_one(VersionRow, published.id))
 
 
 @router.get(
@@ -295,9 +236,19 @@ async def upload_file(
     else:
         key = resumable.key_of(draft_id, name, expected)
         sha256, size = await _resumable_upload(request, platform, limit, key, offset, expected)
-    row = await run_in_threadpool(_record_file, platform, access, slug, version, name, sha256, size)
-    platform.profiles_waiting.set()
-    return row
+    row = await run_in_threadpool(
+        lambda: dataset_publishing.record_file(
+            platform,
+            access.actor,
+            access.workspace.slug,
+            slug=slug,
+            version=version,
+            name=name,
+            sha256=sha256,
+            size=size,
+        )
+    )
+    return DatasetFile.model_validate(row)
 
 
 async def _plain_upload(request: Request, platform: Platform, limit: int) -> tuple[str, int]:
@@ -361,26 +312,6 @@ def _uploads(platform: Platform) -> Path:
     return platform.settings.runtime_dir / "uploads"
 
 
-def _record_file(
-    platform: Platform,
-    access: Access,
-    slug: str,
-    version: str,
-    name: str,
-    sha256: str,
-    size: int,
-) -> DatasetFile:
-    with platform.db.transaction() as session:
-        fresh = workspaces.authorize(
-            session, access.actor, access.workspace.slug, Action.DATASET_WRITE
-        )
-        draft = datasets.get_version(
-            session, datasets.get(session, fresh, slug, owned=True), version
-        )
-        row = datasets.put_file(session, fresh, draft, name=name, sha256=sha256, size=size)
-        return DatasetFile.model_validate(row)
-
-
 @router.get(
     VERSION + "/files/{name}",
     response_class=StreamingResponse,
@@ -395,52 +326,19 @@ def download_file(
     session: ReadDB,
     platform: PlatformDep,
 ) -> StreamingResponse:
-    dataset, chosen, row = readable_file(session, access, slug, version, name)
-    sha256, size, shown = row.sha256, row.size, row.name
-    log_read(
-        platform, access, dataset, ReadKind.DOWNLOAD, version=chosen.name, file=shown, size=size
+    session.close()  # the download authorises again; no transaction is open while it streams
+    read = dataset_reading.download(
+        platform, access.actor, access.workspace.slug, slug, version, name
     )
     return StreamingResponse(
-        platform.store.blobs().read_chunks(sha256),
+        read.chunks,
         media_type="application/octet-stream",
-        headers={"Content-Length": str(size), "ETag": f'"{sha256}"', **download_headers(shown)},
+        headers={
+            "Content-Length": str(read.size),
+            "ETag": f'"{read.sha256}"',
+            **download_headers(read.source.file),
+        },
     )
-
-
-def readable_file(
-    session: Session, access: Access, slug: str, version: str, name: str
-) -> tuple[DatasetRow, VersionRow, FileRow]:
-    """A file of a version the caller may read (shares and dataset tokens: published only)."""
-    dataset = datasets.get(session, access, slug)
-    chosen = datasets.get_version(
-        session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
-    )
-    return dataset, chosen, datasets.get_file(session, chosen, name)
-
-
-def log_read(
-    platform: Platform,
-    access: Access,
-    dataset: DatasetRow,
-    kind: ReadKind,
-    *,
-    version: str,
-    file: str = "",
-    rows: int | None = None,
-    size: int | None = None,
-) -> None:
-    """One entry in the dataset's access log, in its own short transaction."""
-    with platform.db.transaction() as tx:
-        dataset_access.record(
-            tx,
-            access,
-            dataset,
-            kind=kind,
-            version=version,
-            file=file,
-            rows=rows,
-            size=size,
-        )
 
 
 @router.delete(VERSION + "/files/{name}", status_code=204, summary="Remove a file from a draft")
@@ -453,5 +351,4 @@ def delete_file(
 ) -> Response:
     dataset = datasets.get(session, access, slug, owned=True)
     datasets.delete_file(session, datasets.get_version(session, dataset, version), name)
-    session.commit()
     return Response(status_code=204)

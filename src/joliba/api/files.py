@@ -8,16 +8,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
-from joliba.api.downloads import (
+from joliba.domain.errors import TooLarge
+from joliba.domain.paths import name_of
+from joliba.domain.permissions import Action
+from joliba.http.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
+from joliba.http.downloads import (
     RAW_UPLOAD,
     content_disposition,
     download_headers,
     media_type,
 )
-from joliba.domain.errors import TooLarge
-from joliba.domain.paths import name_of
-from joliba.domain.permissions import Action
 from joliba.schemas.common import Page
 from joliba.schemas.files import FileEntry, FileMove, FileWritten, FolderCreate
 from joliba.services import files
@@ -142,7 +142,6 @@ def delete_file(
     platform: PlatformDep,
 ) -> Response:
     files.delete(session, platform.store, access, path)
-    session.commit()
     return Response(status_code=204)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from joliba.api.deps import PlatformDep
+from joliba.http.deps import PlatformDep
 
 router = APIRouter(tags=["health"])
 

@@ -6,9 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of
 from joliba.db.tables import ApiToken, Workspace
 from joliba.domain.errors import Invalid
+from joliba.http.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of
 from joliba.schemas.common import Page
 from joliba.schemas.tokens import Token, TokenCreate, TokenCreated
 from joliba.schemas.users import Me, PasswordChange
@@ -74,12 +74,10 @@ def create_token(body: TokenCreate, actor: ActorDep, session: WriteDB) -> TokenC
         workspace_slug=body.workspace,
         expires_in_days=body.expires_in_days,
     )
-    session.commit()
     return TokenCreated(**token_out(created.token).model_dump(), token=created.secret)
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204, summary="Revoke an API token")
 def revoke_token(token_id: uuid.UUID, actor: ActorDep, session: WriteDB) -> Response:
     tokens.revoke(session, actor, token_id)
-    session.commit()
     return Response(status_code=204)

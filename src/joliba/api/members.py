@@ -8,21 +8,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from joliba.api.deps import (
-    ActorDep,
-    Paging,
-    PlatformDep,
-    ReadDB,
-    WriteDB,
-    client_ip,
-    page_of,
-    require,
-)
 from joliba.api.workspaces import workspace_out
 from joliba.db.tables import Invitation as InvitationRow
 from joliba.db.tables import Membership
 from joliba.domain.errors import Forbidden
 from joliba.domain.permissions import Action, Role
+from joliba.http.callers import client_ip
+from joliba.http.deps import (
+    ActorDep,
+    Paging,
+    PlatformDep,
+    ReadDB,
+    WriteDB,
+    page_of,
+    require,
+)
 from joliba.schemas.common import Page
 from joliba.schemas.members import (
     Invitation,
@@ -66,14 +66,12 @@ def change_role(
     user_id: uuid.UUID, body: MemberUpdate, access: ManageAccess, session: WriteDB
 ) -> Member:
     row = members.set_role(session, access, user_id, body.role)
-    session.commit()
     return member_out(row)
 
 
 @router.delete("/workspaces/{ws}/members/{user_id}", status_code=204, summary="Remove a member")
 def remove_member(user_id: uuid.UUID, access: ManageAccess, session: WriteDB) -> Response:
     members.remove(session, access, user_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -101,7 +99,6 @@ def invite(
         role=body.role,
         lifetime=timedelta(days=platform.settings.invitation_days),
     )
-    session.commit()
     return InvitationCreated(
         **Invitation.model_validate(created.invitation).model_dump(),
         url=invitation_url(platform.settings.base_url, created.secret),
@@ -113,7 +110,6 @@ def invite(
 )
 def revoke_invitation(invitation_id: uuid.UUID, access: ManageAccess, session: WriteDB) -> Response:
     invitations.revoke(session, access, invitation_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -127,5 +123,4 @@ def accept_invitation(
     if actor.restricted:
         raise Forbidden("a token restricted to a workspace cannot accept invitations")
     row: InvitationRow = invitations.accept(session, body.token, actor.user, client_ip=request_ip)
-    session.commit()
     return workspace_out(row.workspace, Role(row.role))

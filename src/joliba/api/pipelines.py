@@ -11,17 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
-from joliba.api.views import pipeline_view, version_view
 from joliba.domain.errors import TooLarge
 from joliba.domain.permissions import Action
+from joliba.domain.run_limits import Limits
 from joliba.domain.slugs import check_slug
-from joliba.runner.sandbox import Limits, Sandbox
-from joliba.runner.versions import code_cache_for, environments_for, prepare
+from joliba.http.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
+from joliba.http.views import pipeline_view, pipeline_views, version_view
 from joliba.schemas.common import Page
 from joliba.schemas.pipelines import Pipeline, RunLimits, Version
-from joliba.services import pipelines, workspaces
-from joliba.services.platform import Platform
+from joliba.services import pipeline_pushes, pipelines
 from joliba.services.workspaces import Access
 
 router = APIRouter(tags=["pipelines"])
@@ -35,7 +33,7 @@ def list_pipelines(
     search: Annotated[str, Query(max_length=200)] = "",
 ) -> Page[Pipeline]:
     rows, total = pipelines.list_for(session, access, page, search=search)
-    return page_of([pipeline_view(session, p) for p in rows], page, total)
+    return page_of(pipeline_views(session, rows), page, total)
 
 
 @router.get("/workspaces/{ws}/pipelines/{code}", response_model=Pipeline, summary="A pipeline")
@@ -61,7 +59,6 @@ def set_limits(
 ) -> Pipeline:
     instance = asdict(Limits.from_settings(platform.settings))
     pipeline = pipelines.set_limits(session, access, code, body.model_dump(), instance=instance)
-    session.commit()
     return pipeline_view(session, pipeline)
 
 
@@ -76,7 +73,6 @@ def delete_pipeline(
     session: WriteDB,
 ) -> Response:
     pipelines.delete(session, access, code)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -143,29 +139,16 @@ async def push_version(
                 if size > limit:
                     raise TooLarge(f"the archive is larger than the limit of {limit} bytes")
                 await run_in_threadpool(out.write, chunk)
-        return await run_in_threadpool(_create_version, platform, access, code, archive, message)
-    finally:
-        await run_in_threadpool(shutil.rmtree, scratch, True)
-
-
-def _create_version(
-    platform: Platform, access: Access, code: str, archive: Path, message: str
-) -> Version:
-    settings = platform.settings
-    source = prepare(
-        archive,
-        store=platform.store,
-        environments=environments_for(settings),
-        code=code_cache_for(settings),
-        sandbox=Sandbox(settings),
-        limits=Limits.from_settings(settings),
-    )
-    with platform.db.transaction() as session:
-        # Authorise again: the role or the workspace may have changed during the build.
-        fresh = workspaces.authorize(
-            session, access.actor, access.workspace.slug, Action.PIPELINE_WRITE
-        )
-        version = pipelines.create_version(
-            session, fresh, code=code, source=source, message=message
+        version = await run_in_threadpool(
+            lambda: pipeline_pushes.push(
+                platform,
+                access.actor,
+                access.workspace.slug,
+                code=code,
+                archive=archive,
+                message=message,
+            )
         )
         return version_view(version)
+    finally:
+        await run_in_threadpool(shutil.rmtree, scratch, True)

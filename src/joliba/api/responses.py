@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from joliba.api.deps import REQUIRED, current_actor
+from joliba.http.deps import REQUIRED, current_actor
 from joliba.schemas.common import ErrorBody
 from joliba.services.workspaces import refused_when_archived
 

@@ -10,7 +10,6 @@ from joliba.api import (
     dataset_sharing,
     dataset_tables,
     datasets,
-    errors,
     files,
     health,
     me,
@@ -24,6 +23,7 @@ from joliba.api import (
     webhooks,
     workspaces,
 )
+from joliba.http import errors
 
 ROUTERS = (
     health.router,

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from joliba.api.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
-from joliba.api.views import run_view
 from joliba.domain.numbers import MAX_BIGINT
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, Trigger
+from joliba.http.deps import Paging, PlatformDep, ReadDB, WriteDB, page_of, require
+from joliba.http.views import run_view, run_views
 from joliba.schemas.common import Page
 from joliba.schemas.pipelines import LogLine, Run, RunCreate, RunLogs
 from joliba.services import pipelines, runs
@@ -45,8 +45,6 @@ def create_run(
         actor=access.actor,
     )
     view = run_view(session, run, with_outputs=False)
-    session.commit()
-    platform.signals.queued()
     return view
 
 
@@ -64,7 +62,7 @@ def list_pipeline_runs(
 ) -> Page[Run]:
     pipeline = pipelines.get(session, access, code)
     rows, total = runs.list_for(session, access, page, pipeline=pipeline, state=state)
-    return page_of([run_view(session, r, with_outputs=False) for r in rows], page, total)
+    return page_of(run_views(session, rows), page, total)
 
 
 @router.get("/workspaces/{ws}/runs", response_model=Page[Run], summary="The workspace's runs")
@@ -75,7 +73,7 @@ def list_runs(
     state: Annotated[str, Query(max_length=16)] = "",
 ) -> Page[Run]:
     rows, total = runs.list_for(session, access, page, state=state)
-    return page_of([run_view(session, r, with_outputs=False) for r in rows], page, total)
+    return page_of(run_views(session, rows), page, total)
 
 
 @router.get("/workspaces/{ws}/runs/{run_id}", response_model=Run, summary="A run")
@@ -148,6 +146,4 @@ def cancel_run(
 ) -> Run:
     run = runs.request_cancel(session, access, runs.get(session, access, run_id))
     view = run_view(session, run)
-    session.commit()
-    platform.signals.cancel_requested(run.id)
     return view

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
-from joliba.api.deps import PlatformDep, ReadDB, WriteDB, require
 from joliba.db.tables import Pipeline, PipelineSchedule
 from joliba.domain.permissions import Action
+from joliba.http.deps import PlatformDep, ReadDB, WriteDB, require
 from joliba.schemas.pipelines import Schedule, ScheduleCreate, ScheduleUpdate
 from joliba.services import pipelines, runs, schedules
 from joliba.services.workspaces import Access
@@ -70,8 +70,6 @@ def create_schedule(
         enabled=body.enabled,
     )
     view = schedule_view(session, schedule)
-    session.commit()
-    platform.signals.queued()  # the runner recomputes when to wake
     return view
 
 
@@ -88,8 +86,6 @@ def update_schedule(
     schedule = schedules.get(session, pipeline, schedule_id)
     schedules.set_enabled(session, access, schedule, body.enabled)
     view = schedule_view(session, schedule)
-    session.commit()
-    platform.signals.queued()
     return view
 
 
@@ -102,5 +98,4 @@ def delete_schedule(
 ) -> Response:
     pipeline = pipelines.get(session, access, code)
     schedules.delete(session, access, schedules.get(session, pipeline, schedule_id))
-    session.commit()
     return Response(status_code=204)

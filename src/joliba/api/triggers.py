@@ -1,39 +1,39 @@
-"""Pipeline triggers (start this pipeline when another one's run succeeds) and recipients."""
+"""What starts a pipeline by itself and who is emailed: thin routes over services.automations.
+
+Each kind keeps its own paths and wire shapes: ``…/triggers`` (another pipeline's success),
+``…/dataset-triggers`` and ``…/recipients``. The webhook's routes are in ``api/webhooks.py``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
 
-from joliba.api.deps import PlatformDep, ReadDB, WriteDB, require
+from joliba.db.tables import PipelineVersion
 from joliba.domain.permissions import Action
+from joliba.http.deps import PlatformDep, ReadDB, WriteDB, require
 from joliba.schemas.dataset_reads import DatasetTrigger, DatasetTriggerSet
 from joliba.schemas.pipelines import PipelineTrigger, PipelineTriggerSet, Recipient, RecipientSet
-from joliba.services import dataset_triggers, pipelines, recipients, runs, triggers
+from joliba.services import automations, pipelines, runs
+from joliba.services.automation_kinds import Automation, Kind
+from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
 
 router = APIRouter(tags=["pipelines"])
-TRIGGERS = "/workspaces/{ws}/pipelines/{code}/triggers"
-RECIPIENTS = "/workspaces/{ws}/pipelines/{code}/recipients"
+BASE = "/workspaces/{ws}/pipelines/{code}"
+TRIGGERS = BASE + "/triggers"
+DATASET_TRIGGERS = BASE + "/dataset-triggers"
+RECIPIENTS = BASE + "/recipients"
+Reader = Annotated[Access, Depends(require(Action.PIPELINE_READ))]
+Writer = Annotated[Access, Depends(require(Action.PIPELINE_WRITE))]
 
 
 @router.get(TRIGGERS, response_model=list[PipelineTrigger], summary="What starts this pipeline")
-def list_triggers(
-    code: str,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_READ))],
-    session: ReadDB,
-) -> list[PipelineTrigger]:
-    pipeline = pipelines.get(session, access, code)
-    version = pipelines.get_version(session, pipeline, None)
-    return [
-        PipelineTrigger(
-            source=source,
-            parameters=runs.shown_parameters(version, t.parameters),
-            created_at=t.created_at,
-        )
-        for t, source in triggers.list_for(session, pipeline)
-    ]
+def list_triggers(code: str, access: Reader, session: ReadDB) -> list[PipelineTrigger]:
+    version, listed = _listed(session, access, code, Kind.PIPELINE)
+    return [PipelineTrigger(source=a.source, **_started(version, a)) for a in listed]
 
 
 @router.post(
@@ -43,49 +43,22 @@ def list_triggers(
     summary="Start this pipeline whenever a run of the source pipeline succeeds",
 )
 def set_trigger(
-    code: str,
-    body: PipelineTriggerSet,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
-    session: WriteDB,
-    platform: PlatformDep,
+    code: str, body: PipelineTriggerSet, access: Writer, session: WriteDB, platform: PlatformDep
 ) -> PipelineTrigger:
-    pipeline = pipelines.get(session, access, code)
-    trigger = triggers.set_trigger(
-        session, access, platform.box, pipeline, source=body.source, parameters=body.parameters
-    )
-    version = pipelines.get_version(session, pipeline, None)
-    view = PipelineTrigger(
-        source=body.source,
-        parameters=runs.shown_parameters(version, trigger.parameters),
-        created_at=trigger.created_at,
-    )
-    session.commit()
-    return view
+    version, a = _set(session, access, platform, code, Kind.PIPELINE, body.source, body.parameters)
+    return PipelineTrigger(source=a.source, **_started(version, a))
 
 
 @router.delete(TRIGGERS + "/{source}", status_code=204, summary="Remove a trigger")
-def remove_trigger(
-    code: str,
-    source: str,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
-    session: WriteDB,
-) -> Response:
-    triggers.remove(session, access, pipelines.get(session, access, code), source)
-    session.commit()
-    return Response(status_code=204)
+def remove_trigger(code: str, source: str, access: Writer, session: WriteDB) -> Response:
+    return _removed(session, access, code, Kind.PIPELINE, source)
 
 
 @router.get(RECIPIENTS, response_model=list[Recipient], summary="Who is emailed about runs")
-def list_recipients(
-    code: str,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_READ))],
-    session: ReadDB,
-) -> list[Recipient]:
+def list_recipients(code: str, access: Reader, session: ReadDB) -> list[Recipient]:
     pipeline = pipelines.get(session, access, code)
-    return [
-        Recipient(email=r.user.email, notify_on=r.notify_on)
-        for r in recipients.list_for(session, pipeline)
-    ]
+    listed = automations.list_for(session, access, pipeline, Kind.EMAIL)
+    return [Recipient(email=a.source, notify_on=a.notify_on) for a in listed]
 
 
 @router.post(
@@ -95,33 +68,24 @@ def list_recipients(
     summary="Email a workspace member when runs fail (or after every run)",
 )
 def set_recipient(
-    code: str,
-    body: RecipientSet,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
-    session: WriteDB,
+    code: str, body: RecipientSet, access: Writer, session: WriteDB, platform: PlatformDep
 ) -> Recipient:
     pipeline = pipelines.get(session, access, code)
-    recipient = recipients.set_recipient(
-        session, access, pipeline, email=body.email, notify_on=body.notify_on
+    a = automations.set(
+        session,
+        access,
+        platform.box,
+        pipeline,
+        Kind.EMAIL,
+        source=body.email,
+        notify_on=body.notify_on,
     )
-    view = Recipient(email=recipient.user.email, notify_on=recipient.notify_on)
-    session.commit()
-    return view
+    return Recipient(email=a.source, notify_on=a.notify_on)
 
 
 @router.delete(RECIPIENTS + "/{email}", status_code=204, summary="Stop emailing someone")
-def remove_recipient(
-    code: str,
-    email: str,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
-    session: WriteDB,
-) -> Response:
-    recipients.remove(session, access, pipelines.get(session, access, code), email)
-    session.commit()
-    return Response(status_code=204)
-
-
-DATASET_TRIGGERS = "/workspaces/{ws}/pipelines/{code}/dataset-triggers"
+def remove_recipient(code: str, email: str, access: Writer, session: WriteDB) -> Response:
+    return _removed(session, access, code, Kind.EMAIL, email)
 
 
 @router.get(
@@ -129,21 +93,9 @@ DATASET_TRIGGERS = "/workspaces/{ws}/pipelines/{code}/dataset-triggers"
     response_model=list[DatasetTrigger],
     summary="The datasets whose new versions start this pipeline",
 )
-def list_dataset_triggers(
-    code: str,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_READ))],
-    session: ReadDB,
-) -> list[DatasetTrigger]:
-    pipeline = pipelines.get(session, access, code)
-    version = pipelines.get_version(session, pipeline, None)
-    return [
-        DatasetTrigger(
-            dataset=ref,
-            parameters=runs.shown_parameters(version, t.parameters),
-            created_at=t.created_at,
-        )
-        for t, ref in dataset_triggers.list_for(session, access, pipeline)
-    ]
+def list_dataset_triggers(code: str, access: Reader, session: ReadDB) -> list[DatasetTrigger]:
+    version, listed = _listed(session, access, code, Kind.DATASET)
+    return [DatasetTrigger(dataset=a.source, **_started(version, a)) for a in listed]
 
 
 @router.post(
@@ -153,33 +105,51 @@ def list_dataset_triggers(
     summary="Start this pipeline whenever the dataset (owned or shared) publishes a version",
 )
 def set_dataset_trigger(
-    code: str,
-    body: DatasetTriggerSet,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
-    session: WriteDB,
-    platform: PlatformDep,
+    code: str, body: DatasetTriggerSet, access: Writer, session: WriteDB, platform: PlatformDep
 ) -> DatasetTrigger:
-    pipeline = pipelines.get(session, access, code)
-    trigger = dataset_triggers.set_trigger(
-        session, access, platform.box, pipeline, dataset=body.dataset, parameters=body.parameters
-    )
-    version = pipelines.get_version(session, pipeline, None)
-    view = DatasetTrigger(
-        dataset=body.dataset,
-        parameters=runs.shown_parameters(version, trigger.parameters),
-        created_at=trigger.created_at,
-    )
-    session.commit()
-    return view
+    version, a = _set(session, access, platform, code, Kind.DATASET, body.dataset, body.parameters)
+    return DatasetTrigger(dataset=a.source, **_started(version, a))
 
 
 @router.delete(DATASET_TRIGGERS + "/{dataset}", status_code=204, summary="Remove a dataset trigger")
-def remove_dataset_trigger(
+def remove_dataset_trigger(code: str, dataset: str, access: Writer, session: WriteDB) -> Response:
+    return _removed(session, access, code, Kind.DATASET, dataset)
+
+
+def _listed(
+    session: Session, access: Access, code: str, kind: Kind
+) -> tuple[PipelineVersion, list[Automation]]:
+    """A trigger kind's list, with the latest version that masks its secrets (none: 404)."""
+    pipeline = pipelines.get(session, access, code)
+    version = pipelines.get_version(session, pipeline, None)
+    return version, automations.list_for(session, access, pipeline, kind)
+
+
+def _set(
+    session: Session,
+    access: Access,
+    platform: Platform,
     code: str,
-    dataset: str,
-    access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
-    session: WriteDB,
-) -> Response:
-    dataset_triggers.remove(session, access, pipelines.get(session, access, code), dataset)
-    session.commit()
+    kind: Kind,
+    source: str,
+    parameters: dict[str, Any],
+) -> tuple[PipelineVersion, Automation]:
+    """Set a trigger kind, with the latest version that masks its secrets."""
+    pipeline = pipelines.get(session, access, code)
+    automation = automations.set(
+        session, access, platform.box, pipeline, kind, source=source, parameters=parameters
+    )
+    return pipelines.get_version(session, pipeline, None), automation
+
+
+def _started(version: PipelineVersion, automation: Automation) -> dict[str, Any]:
+    """What a trigger's answer holds besides its source: values (secrets masked), creation."""
+    return {
+        "parameters": runs.shown_parameters(version, automation.parameters),
+        "created_at": automation.created_at,
+    }
+
+
+def _removed(session: Session, access: Access, code: str, kind: Kind, source: str) -> Response:
+    automations.remove(session, access, pipelines.get(session, access, code), kind, source)
     return Response(status_code=204)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from joliba.api.deps import ActorDep, Paging, ReadDB, WriteDB, page_of
 from joliba.domain.errors import Forbidden
+from joliba.http.deps import ActorDep, Paging, ReadDB, WriteDB, page_of
 from joliba.schemas.common import Page
 from joliba.schemas.users import User, UserCreate
 from joliba.services import users
@@ -37,5 +37,4 @@ def create_user(body: UserCreate, actor: ActorDep, session: WriteDB) -> User:
         superuser=body.is_superuser,
         actor=actor,
     )
-    session.commit()
     return User.model_validate(user)

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from joliba.api.deps import PlatformDep, WriteDB, client_ip, require
 from joliba.domain.permissions import Action
+from joliba.http.callers import client_ip
+from joliba.http.deps import PlatformDep, WriteDB, require
 from joliba.schemas.pipelines import Webhook
-from joliba.services import pipelines, webhooks
+from joliba.services import automations, pipelines, webhooks
+from joliba.services.automation_kinds import Kind
 from joliba.services.workspaces import Access
 
 router = APIRouter(tags=["webhooks"])
@@ -27,8 +29,8 @@ def enable_webhook(
     session: WriteDB,
     platform: PlatformDep,
 ) -> Webhook:
-    secret = webhooks.enable(session, access, pipelines.get(session, access, code))
-    session.commit()
+    pipeline = pipelines.get(session, access, code)
+    secret = automations.set(session, access, platform.box, pipeline, Kind.WEBHOOK).secret
     return Webhook(url=f"{platform.settings.base_url.rstrip('/')}/api/v1/hooks/{secret}")
 
 
@@ -40,8 +42,7 @@ def disable_webhook(
     access: Annotated[Access, Depends(require(Action.PIPELINE_WRITE))],
     session: WriteDB,
 ) -> Response:
-    webhooks.disable(session, access, pipelines.get(session, access, code))
-    session.commit()
+    automations.remove(session, access, pipelines.get(session, access, code), Kind.WEBHOOK)
     return Response(status_code=204)
 
 
@@ -66,6 +67,4 @@ def call_webhook(
         client_ip=client_ip(request),
     )
     run_id, state = str(run.id), run.state
-    session.commit()
-    platform.signals.queued()
     return {"id": run_id, "state": state}

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from joliba.api.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.db.tables import Workspace as WorkspaceRow
 from joliba.domain.permissions import Action, Role
+from joliba.http.deps import ActorDep, Paging, PlatformDep, ReadDB, WriteDB, page_of, require
 from joliba.schemas.common import Page
 from joliba.schemas.workspaces import (
     QuotaUpdate,
@@ -51,7 +51,6 @@ def create_workspace(body: WorkspaceCreate, actor: ActorDep, session: WriteDB) -
         description=body.description,
         time_zone=body.time_zone,
     )
-    session.commit()
     return workspace_out(row, Role.ADMIN)
 
 
@@ -76,7 +75,6 @@ def update_workspace(
         time_zone=body.time_zone,
         archived=body.archived,
     )
-    session.commit()
     return workspace_out(row, access.role)
 
 
@@ -113,5 +111,4 @@ def set_quota(
     platform: PlatformDep,
 ) -> WorkspaceUsage:
     row = quotas.set_quota(session, access, body.quota_mb)
-    session.commit()
     return usage_out(platform, row)

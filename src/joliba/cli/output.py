@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-errors = Console(stderr=True)
+# Messages are never broken into lines: a path or a URL in one stays whole to copy.
+errors = Console(stderr=True, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
 

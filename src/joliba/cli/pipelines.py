@@ -14,7 +14,7 @@ from joliba.cli.output import JsonOption, errors, print_rows
 from joliba.cli.remote import connect, follow_logs, report_end, wait
 from joliba.client.archive import ArchiveError, build
 from joliba.domain.errors import Invalid
-from joliba.domain.parameters import ParameterSpec, parse_text
+from joliba.domain.parameters import ParameterSpec, parse_assignments
 from joliba.domain.slugs import slugify
 from joliba.templates import TEMPLATES, write_template
 
@@ -115,16 +115,9 @@ def _values(
         if not isinstance(loaded, dict):
             raise Invalid("--config: the file must hold a JSON object of parameter values")
         values.update(loaded)
-    specs = {p["code"]: ParameterSpec.from_json(p) for p in parameters}
-    for item in params:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise Invalid(f"--param {item}: write it as code=value")
-        spec = specs.get(key.strip())
-        if spec is None:
-            known = ", ".join(specs) or "none"
-            raise Invalid(f"--param {key}: no such parameter (parameters: {known})")
-        values[spec.code] = parse_text(spec, text)
+    specs = [ParameterSpec.from_json(p) for p in parameters]
+    # A parameter given with --param replaces its value from --config.
+    values.update(parse_assignments(specs, params))
     return values
 
 

@@ -34,7 +34,7 @@ def serve(
             )
     platform = open_platform(settings)
     typer.echo(f"Joliba on http://{host}:{port} (data in {settings.home})")
-    from joliba.runner.sandbox import notice
+    from joliba.builds.sandbox import notice
 
     warning = notice(settings)
     if warning:

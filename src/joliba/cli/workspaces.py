@@ -39,17 +39,10 @@ def create(
 @app.command("list")
 def list_workspaces(as_json: bool = JsonOption) -> None:
     """List every workspace with its number of members."""
-    from sqlalchemy import func, select
-
-    from joliba.db.tables import Membership, Workspace
+    from joliba.services import workspaces
 
     with transaction() as (_platform, session):
-        counts = dict(
-            session.execute(
-                select(Membership.workspace_id, func.count()).group_by(Membership.workspace_id)
-            ).all()
-        )
-        rows = session.scalars(select(Workspace).order_by(Workspace.slug)).all()
+        rows = workspaces.all_with_member_counts(session)
         print_rows(
             [
                 {
@@ -57,9 +50,9 @@ def list_workspaces(as_json: bool = JsonOption) -> None:
                     "name": w.name,
                     "time_zone": w.time_zone,
                     "archived": w.archived,
-                    "members": counts.get(w.id, 0),
+                    "members": count,
                 }
-                for w in rows
+                for w, count in rows
             ],
             ["slug", "name", "time_zone", "archived", "members"],
             as_json=as_json,
@@ -75,16 +68,15 @@ def members_command(
     as_json: bool = JsonOption,
 ) -> None:
     """List a workspace's members, or add or remove one."""
-    from sqlalchemy import select
-
-    from joliba.db.tables import Workspace
+    from joliba.domain.errors import NotFound
     from joliba.domain.paging import PageRequest
-    from joliba.services import members, users
+    from joliba.services import members, users, workspaces
 
     with transaction() as (_platform, session):
-        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
-        if workspace is None:
-            raise typer.BadParameter(f"no workspace '{slug}'", param_hint="SLUG")
+        try:
+            workspace = workspaces.by_slug(session, slug)
+        except NotFound:
+            raise typer.BadParameter(f"no workspace '{slug}'", param_hint="SLUG") from None
         if add:
             user = users.get_by_email(session, add)
             if user is None:

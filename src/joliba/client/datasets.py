@@ -16,12 +16,16 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
 
 from joliba.client.api import ApiError, Client
+from joliba.domain.wire import DatasetCreateBody, Page, UploadStateInfo, VersionCreateBody
+from joliba.domain.wire import DatasetFileInfo as DatasetFileInfo
+from joliba.domain.wire import DatasetInfo as DatasetInfo
+from joliba.domain.wire import VersionInfo as VersionInfo
 
 #: Bytes read from disk, or handed to the connection, at a time.
 CHUNK = 1024 * 1024
@@ -37,41 +41,6 @@ RETRYABLE = frozenset({0, 502, 503, 504})
 TRANSFER_TIMEOUT = httpx.Timeout(60.0, read=1800.0)
 
 ProgressCallback = Callable[[int], None]
-
-
-class DatasetFileInfo(TypedDict):
-    name: str
-    sha256: str
-    size: int
-    kind: str
-    created_at: str
-
-
-class VersionInfo(TypedDict):
-    id: str
-    number: int
-    name: str
-    changelog: str
-    state: str
-    author: str | None
-    author_run: str | None
-    created_at: str
-    published_at: str | None
-    files: list[DatasetFileInfo]
-
-
-class DatasetInfo(TypedDict):
-    id: str
-    #: How the workspace names it: the slug, or ``source-workspace.slug`` when shared with it.
-    ref: str
-    workspace: str
-    shared: bool
-    slug: str
-    name: str
-    description: str
-    tags: list[str]
-    created_at: str
-    latest: VersionInfo | None
 
 
 class ChecksumMismatch(ApiError):
@@ -128,7 +97,7 @@ class DatasetsApi:
         items: list[Any] = []
         page = 1
         while True:
-            answer = self.client.get(path, page=page, page_size=PAGE_SIZE, **params)
+            answer: Page[Any] = self.client.get(path, page=page, page_size=PAGE_SIZE, **params)
             items.extend(answer["items"])
             if not answer["items"] or len(items) >= answer["total"]:
                 return items
@@ -149,7 +118,7 @@ class DatasetsApi:
         description: str = "",
         tags: Iterable[str] = (),
     ) -> DatasetInfo:
-        body = {"name": name, "slug": slug, "description": description, "tags": list(tags)}
+        body = DatasetCreateBody(name=name, slug=slug, description=description, tags=list(tags))
         return cast(DatasetInfo, self.client.post(self._base(), json=body))
 
     def get(self, dataset: str) -> DatasetInfo:
@@ -163,7 +132,7 @@ class DatasetsApi:
 
     def create_version(self, dataset: str, *, name: str = "", changelog: str = "") -> VersionInfo:
         """A new draft (named ``v<number>`` unless ``name`` is given)."""
-        body = {"name": name, "changelog": changelog}
+        body = VersionCreateBody(name=name, changelog=changelog)
         return cast(VersionInfo, self.client.post(f"{self._dataset(dataset)}/versions", json=body))
 
     def get_version(self, dataset: str, version: str | int = "latest") -> VersionInfo:
@@ -259,7 +228,9 @@ class DatasetsApi:
             if exc.status in (404, 405):  # a server that does not resume: start again
                 return 0
             raise
-        received = answer.get("received") if isinstance(answer, dict) else None
+        if not isinstance(answer, dict):
+            return 0
+        received = cast(UploadStateInfo, answer).get("received")  # the server's: checked
         if not isinstance(received, int) or isinstance(received, bool) or received < 0:
             return 0
         return min(received, size)

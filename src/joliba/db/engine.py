@@ -8,16 +8,23 @@ deferred ``BEGIN`` so readers never queue behind writers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 _WRITE_OPTION = "joliba_write"
 _BUSY_TIMEOUT_MS = 30_000
+_HOOKS = "joliba_hooks"  # session.info: the Database's listeners, by event name
+_PENDING = "joliba_after_commit"  # session.info: events to announce when the commit lands
+
+log = logging.getLogger("joliba.db")
+
+Listener = Callable[..., None]
 
 
 def normalise_url(url: str) -> str:
@@ -55,16 +62,56 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def after_commit(session: Session, event_name: str, *args: Any) -> None:
+    """Announce ``event_name`` to the database's listeners once this transaction commits.
+
+    Services call it where they make the change (a run queued, a table stored); the edges
+    never wake the runner or the profiler by hand. A rollback drops what was pending, so a
+    failed request wakes nobody.
+    """
+    session.info.setdefault(_PENDING, []).append((event_name, args))
+
+
+def _announce(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer transaction may still roll back
+    pending = session.info.pop(_PENDING, [])
+    hooks: dict[str, list[Listener]] = session.info.get(_HOOKS, {})
+    for name, args in pending:
+        for listener in list(hooks.get(name, ())):
+            try:
+                listener(*args)
+            except Exception:  # the data is committed; a listener's failure must not undo it
+                log.exception("after-commit listener for %s failed", name)
+
+
+def _drop(session: Session, transaction: SessionTransaction) -> None:
+    # Whatever the root transaction did not commit is forgotten with it.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
 class Database:
     """One engine and its session factories; created by ``create_app`` or a CLI command."""
 
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url)
-        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._hooks: dict[str, list[Listener]] = {}
+        info = {_HOOKS: self._hooks}
+        self._writer = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._reader = sessionmaker(
-            self.engine.execution_options(**{_WRITE_OPTION: False}), expire_on_commit=False
+            self.engine.execution_options(**{_WRITE_OPTION: False}),
+            expire_on_commit=False,
+            info=info,
         )
+        for factory in (self._writer, self._reader):
+            event.listen(factory, "after_commit", _announce)
+            event.listen(factory, "after_transaction_end", _drop)
+
+    def on(self, event_name: str, listener: Listener) -> None:
+        """Call ``listener`` after every commit that announced ``event_name``."""
+        self._hooks.setdefault(event_name, []).append(listener)
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from joliba.dhis2 import periods as dhis2_periods
+from joliba.dhis2.selection import DataValueSelection
 
 Params = tuple[tuple[str, str], ...]
 
@@ -47,78 +48,6 @@ class Chunks:
 
 
 @dataclass(frozen=True)
-class Selection:
-    """What to extract, as the caller gave it (ids, dates) and checked."""
-
-    data_elements: tuple[str, ...] = ()
-    datasets: tuple[str, ...] = ()
-    data_element_groups: tuple[str, ...] = ()
-    org_units: tuple[str, ...] = ()
-    children: bool = False
-    periods: tuple[str, ...] = ()
-    start_date: date | None = None
-    end_date: date | None = None
-    last_updated: str | None = None
-    include_deleted: bool = False
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        data_elements: Sequence[str] = (),
-        datasets: Sequence[str] = (),
-        data_element_groups: Sequence[str] = (),
-        org_units: Sequence[str] = (),
-        children: bool = False,
-        periods: Sequence[str] = (),
-        start_date: date | str | None = None,
-        end_date: date | str | None = None,
-        last_updated: date | datetime | str | None = None,
-        include_deleted: bool = False,
-    ) -> Selection:
-        """The selection, or ValueError naming what is missing or wrong."""
-        lists: dict[str, tuple[str, ...]] = {}
-        for name, given in (
-            ("data_elements", data_elements),
-            ("datasets", datasets),
-            ("data_element_groups", data_element_groups),
-            ("org_units", org_units),
-            ("periods", periods),
-        ):
-            if isinstance(given, str):
-                raise ValueError(f"{name} must be a list of ids, not the string {given!r}")
-            lists[name] = _unique(list(given))
-        if not (lists["data_elements"] or lists["datasets"] or lists["data_element_groups"]):
-            raise ValueError("give data_elements, datasets or data_element_groups")
-        if not lists["org_units"]:
-            raise ValueError("give org_units (with children=True for their descendants)")
-        start, end = _day(start_date, "start_date"), _day(end_date, "end_date")
-        if (start is None) != (end is None):
-            raise ValueError("give start_date and end_date together")
-        if start and end and start > end:
-            raise ValueError(f"start_date {start} is after end_date {end}")
-        if lists["periods"] and start:
-            raise ValueError("give periods or start_date/end_date, not both")
-        # Canonical identifiers (2024W05 is sent as 2024W5); ValueError names a bad one.
-        canonical = _unique([dhis2_periods.parse(text).id for text in lists["periods"]])
-        moment = _moment(last_updated)
-        if not (canonical or start or moment):
-            raise ValueError("give periods, start_date and end_date, or last_updated")
-        return cls(
-            data_elements=lists["data_elements"],
-            datasets=lists["datasets"],
-            data_element_groups=lists["data_element_groups"],
-            org_units=lists["org_units"],
-            children=children,
-            periods=canonical,
-            start_date=start,
-            end_date=end,
-            last_updated=moment,
-            include_deleted=include_deleted,
-        )
-
-
-@dataclass(frozen=True)
 class Resolved:
     """What metadata said about a selection."""
 
@@ -126,7 +55,8 @@ class Resolved:
     elements: tuple[str, ...]
     #: Period types of each element's data sets (empty: unknown).
     period_types: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    #: The org units to request (with children, none below another).
+    #: The org units to request: the selection's and its groups' members, once each (with
+    #: children, none below another).
     org_units: tuple[str, ...] = ()
     #: With children: the size of each requested unit's subtree (itself included).
     weights: Mapping[str, int] = field(default_factory=dict)
@@ -135,36 +65,6 @@ class Resolved:
     alone: tuple[str, ...] = ()
     #: With children: the subtree units one request may carry (``subtree_limit``).
     unit_limit: int = 0
-
-
-def _unique(items: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
-
-
-def _day(value: date | str | None, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{name} must be a date like 2024-01-31, not {value!r}") from None
-
-
-def _moment(value: date | datetime | str | None) -> str | None:
-    """``lastUpdated`` as DHIS2 reads it: aware datetimes are sent in UTC, without offset."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="milliseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 def roots(paths: Mapping[str, str], org_units: Sequence[str]) -> tuple[str, ...]:
@@ -179,7 +79,7 @@ def roots(paths: Mapping[str, str], org_units: Sequence[str]) -> tuple[str, ...]
     return tuple(kept)
 
 
-def subtree_limit(selection: Selection, resolved_elements: int, chunks: Chunks) -> int:
+def subtree_limit(selection: DataValueSelection, resolved_elements: int, chunks: Chunks) -> int:
     """Units per request with children, so that units x elements x periods stays within
     ``chunks.values`` (and ``chunks.subtree_units``)."""
     elements = max(1, min(resolved_elements, chunks.data_elements))
@@ -261,14 +161,16 @@ def _batches(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
     return [tuple(items[i : i + size]) for i in range(0, len(items), size)] or [()]
 
 
-def _period_specs(selection: Selection, types: frozenset[str], chunks: Chunks) -> list[Params]:
+def _period_specs(
+    selection: DataValueSelection, types: frozenset[str], chunks: Chunks
+) -> list[Params]:
     """The period parameters of the requests for elements of these period types."""
     if selection.periods:
         return [
             tuple(("period", p) for p in b) for b in _batches(selection.periods, chunks.periods)
         ]
     if selection.start_date is None or selection.end_date is None:
-        return [()]  # lastUpdated alone: DHIS2 cannot be asked by period
+        return [()]  # lastUpdated or its duration alone: DHIS2 cannot be asked by period
     whole: Params = (
         ("startDate", selection.start_date.isoformat()),
         ("endDate", selection.end_date.isoformat()),
@@ -287,7 +189,7 @@ def _period_specs(selection: Selection, types: frozenset[str], chunks: Chunks) -
 
 
 def plan(
-    selection: Selection, resolved: Resolved, chunks: Chunks, *, by_element: bool
+    selection: DataValueSelection, resolved: Resolved, chunks: Chunks, *, by_element: bool
 ) -> list[Params]:
     """The requests' parameters, in a fixed order: period-type group, periods, elements, units.
 
@@ -296,20 +198,25 @@ def plan(
     common: list[tuple[str, str]] = []
     if selection.last_updated:
         common.append(("lastUpdated", selection.last_updated))
+    if selection.last_updated_duration:  # DHIS2 counts it back from its own clock
+        common.append(("lastUpdatedDuration", selection.last_updated_duration))
+    common += [("attributeOptionCombo", a) for a in selection.attribute_option_combos]
     if selection.include_deleted:
         common.append(("includeDeleted", "true"))
     # Each batch of units with the parameters it needs: subtrees with children=true, and
     # the units too big to be asked with theirs on their own.
     unit_batches: list[Params] = []
+    if not resolved.org_units and not resolved.alone:
+        return []  # org unit groups without members: nothing to ask
     if selection.children:
-        units = resolved.org_units or selection.org_units
+        units = resolved.org_units
         limit = resolved.unit_limit or chunks.subtree_units
         for batch in weighted_batches(units, resolved.weights, limit):
             unit_batches.append((*_units(batch), ("children", "true")))
         if resolved.alone:
             unit_batches += [_units(b) for b in _batches(resolved.alone, chunks.org_units)]
     else:
-        unit_batches = [_units(b) for b in _batches(selection.org_units, chunks.org_units)]
+        unit_batches = [_units(b) for b in _batches(resolved.org_units, chunks.org_units)]
 
     groups: dict[frozenset[str], list[str]] = {}
     for element in resolved.elements:

@@ -1,6 +1,6 @@
 """``DHIS2``: one server, its version, and its metadata as Polars tables.
 
-    from joliba.dhis2.client import DHIS2
+    from joliba.dhis2 import DHIS2
     dhis2 = DHIS2("https://play.dhis2.org/40", username="admin", password="district")
     units = dhis2.organisation_units(level=3)
 
@@ -19,17 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import polars as pl
 
 from joliba.dhis2 import analytics as analytics_
 from joliba.dhis2 import data_values, imports, joins, metadata, tracker
-from joliba.dhis2.chunks import Chunks, Selection
+from joliba.dhis2.chunks import Chunks
 from joliba.dhis2.data_values import ExtractSummary
 from joliba.dhis2.http import DHIS2Error, Http, Retry, auth_header
 from joliba.dhis2.metadata import Collection
+from joliba.dhis2.selection import DataValueSelection, SelectionKeywords
 
 PAGE_SIZE = 1000
 
@@ -207,71 +208,51 @@ class DHIS2:
 
     def data_value_sets(
         self,
+        selection: DataValueSelection | None = None,
         *,
-        data_elements: Sequence[str] = (),
-        datasets: Sequence[str] = (),
-        data_element_groups: Sequence[str] = (),
-        org_units: Sequence[str],
-        children: bool = False,
-        periods: Sequence[str] = (),
-        start_date: date | str | None = None,
-        end_date: date | str | None = None,
-        last_updated: date | datetime | str | None = None,
         names: bool = False,
         hierarchy: bool = False,
-        include_deleted: bool = False,
         answer_format: data_values.Format = "csv",
         chunks: Chunks | None = None,
+        **keywords: Unpack[SelectionKeywords],
     ) -> pl.DataFrame:
         """Aggregate data values, typed by their data elements' value types, fetched in
         parallel chunks that never lose or repeat a value (see docs/dhis2.md, Data values).
-        ``answer_format="json"`` asks DHIS2 for JSON, slower but with a ``created`` column."""
-        extraction = self._extraction(locals())
+
+        What to read is a :class:`DataValueSelection`, or its keywords (``datasets=…,
+        org_units=…, periods=…``). ``answer_format="json"`` asks DHIS2 for JSON, slower but
+        with a ``created`` column."""
+        extraction = self._extraction(selection, keywords, chunks, answer_format)
         found = data_values.frame(self, extraction)
         return joins.joined(found, joins.Lookup(self), names=names, hierarchy=hierarchy)
 
     def iter_data_value_sets(
         self,
+        selection: DataValueSelection | None = None,
         *,
-        data_elements: Sequence[str] = (),
-        datasets: Sequence[str] = (),
-        data_element_groups: Sequence[str] = (),
-        org_units: Sequence[str],
-        children: bool = False,
-        periods: Sequence[str] = (),
-        start_date: date | str | None = None,
-        end_date: date | str | None = None,
-        last_updated: date | datetime | str | None = None,
-        include_deleted: bool = False,
         answer_format: data_values.Format = "csv",
         chunks: Chunks | None = None,
+        **keywords: Unpack[SelectionKeywords],
     ) -> Iterator[pl.DataFrame]:
         """The values of ``data_value_sets`` as batches (one per request, all with the same
         schema, empty ones skipped), holding at most ``max_parallel`` answers at once."""
-        return data_values.batches(self, self._extraction(locals()))
+        extraction = self._extraction(selection, keywords, chunks, answer_format)
+        return data_values.batches(self, extraction)
 
     def data_value_sets_to_parquet(
         self,
         path: str | Path,
+        selection: DataValueSelection | None = None,
         *,
-        data_elements: Sequence[str] = (),
-        datasets: Sequence[str] = (),
-        data_element_groups: Sequence[str] = (),
-        org_units: Sequence[str],
-        children: bool = False,
-        periods: Sequence[str] = (),
-        start_date: date | str | None = None,
-        end_date: date | str | None = None,
-        last_updated: date | datetime | str | None = None,
         names: bool = False,
         hierarchy: bool = False,
-        include_deleted: bool = False,
         answer_format: data_values.Format = "csv",
         chunks: Chunks | None = None,
+        **keywords: Unpack[SelectionKeywords],
     ) -> ExtractSummary:
         """``data_value_sets`` streamed into a Parquet file, batch by batch; the file appears
         complete or not at all."""
-        extraction = self._extraction(locals())
+        extraction = self._extraction(selection, keywords, chunks, answer_format)
         lookup = joins.Lookup(self)
         return data_values.to_parquet(
             self,
@@ -280,12 +261,16 @@ class DHIS2:
             lambda batch: joins.joined(batch, lookup, names=names, hierarchy=hierarchy),
         )
 
-    def _extraction(self, given: dict[str, Any]) -> data_values.Extraction:
-        """The checked selection of one of the methods above (their arguments) and its plan."""
-        fields = {k: given[k] for k in Selection.__dataclass_fields__}
-        return data_values.prepare(
-            self, Selection.of(**fields), given["chunks"] or Chunks(), given["answer_format"]
-        )
+    def _extraction(
+        self,
+        selection: DataValueSelection | None,
+        keywords: SelectionKeywords,
+        chunks: Chunks | None,
+        answer_format: data_values.Format,
+    ) -> data_values.Extraction:
+        """The checked selection of one of the methods above and its plan of requests."""
+        chosen = DataValueSelection.of(selection, keywords)
+        return data_values.prepare(self, chosen, chunks or Chunks(), answer_format)
 
     def with_names(self, df: pl.DataFrame) -> pl.DataFrame:
         """``data_element_name``, ``category_option_combo_name``, ``attribute_option_combo_name``

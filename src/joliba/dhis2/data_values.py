@@ -27,7 +27,6 @@ from joliba.dhis2.chunks import (
     Chunks,
     Params,
     Resolved,
-    Selection,
     batched,
     plan,
     roots,
@@ -35,6 +34,7 @@ from joliba.dhis2.chunks import (
     subtree_limit,
 )
 from joliba.dhis2.http import DHIS2Error
+from joliba.dhis2.selection import DataValueSelection
 from joliba.dhis2.value_types import TIMESTAMP, Family, Kind, family, kind, typed_values
 from joliba.dhis2.value_types import value_columns as _value_columns
 
@@ -177,8 +177,23 @@ def _missing(kind_name: str, code: str, wanted: Sequence[str], found: Mapping[st
         )
 
 
+def _with_members(dhis2: DHIS2, units: tuple[str, ...], groups: Sequence[str]) -> tuple[str, ...]:
+    """The units and the members of the groups, once each. Asking DHIS2 by these units
+    rather than by ``orgUnitGroup`` keeps requests small, and a unit in two groups (or in a
+    group and the list) comes once."""
+    found = by_id(dhis2, "organisationUnitGroups", groups, "id,organisationUnits[id]")
+    _missing("org unit groups", "E1112", groups, found)
+    members = [
+        str(member["id"])
+        for group in groups
+        for member in found[group].get("organisationUnits") or []
+        if member.get("id")
+    ]
+    return tuple(dict.fromkeys([*units, *members]))
+
+
 def prepare(
-    dhis2: DHIS2, selection: Selection, chunks: Chunks, answer_format: Format = "csv"
+    dhis2: DHIS2, selection: DataValueSelection, chunks: Chunks, answer_format: Format = "csv"
 ) -> Extraction:
     """Read the metadata a selection needs and plan its requests."""
     by_element = dhis2.version_number == 0 or dhis2.version_number >= 39
@@ -220,7 +235,13 @@ def prepare(
             period_type = (member.get("dataSet") or {}).get("periodType")
             if period_type:
                 period_types.setdefault(identifier, set()).add(str(period_type))
+    if selection.attribute_option_combos:
+        # DHIS2 drops unknown ones silently, and with none left it filters nothing.
+        combos = by_id(dhis2, "categoryOptionCombos", selection.attribute_option_combos, "id")
+        _missing("attribute option combos", "E1112", selection.attribute_option_combos, combos)
     units = selection.org_units
+    if selection.org_unit_groups:
+        units = _with_members(dhis2, units, selection.org_unit_groups)
     alone: tuple[str, ...] = ()
     weights: dict[str, int] = {}
     limit = 0

@@ -1,24 +1,22 @@
-"""Connection types: which fields each has, which are secret, and how values are checked."""
+"""Connection types: which fields each has, which are secret, and how values are checked.
+
+The one definition of the fields and their secrecy: the server's forms and API, the masking
+of messages and the SDK's connection objects (:mod:`joliba.sdk.types`, whose repr masks the
+secret fields named here) all read :data:`FIELDS`. The type names themselves and the mask
+are wire vocabulary, in :mod:`joliba.domain.wire` (cheap for ``import joliba``, which does
+not import this module).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from joliba.domain.errors import Invalid
-
-#: What the API and pages show instead of a stored secret.
-MASK = "********"
-
-
-class ConnectionType(StrEnum):
-    DHIS2 = "dhis2"
-    POSTGRESQL = "postgresql"
-    S3 = "s3"
-    CUSTOM = "custom"
+from joliba.domain.wire import MASK as MASK
+from joliba.domain.wire import ConnectionType as ConnectionType
 
 
 @dataclass(frozen=True)

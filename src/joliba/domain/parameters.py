@@ -18,7 +18,10 @@ from typing import Any
 from joliba.domain.errors import Invalid
 from joliba.domain.paths import clean_path
 from joliba.domain.slugs import check_slug
+from joliba.domain.wire import ConnectionType
 
+#: A parameter of a connection type takes the slug of a workspace connection of that type.
+CONNECTION_TYPES = frozenset(kind.value for kind in ConnectionType)
 PARAMETER_TYPES = (
     "str",
     "int",
@@ -27,12 +30,8 @@ PARAMETER_TYPES = (
     "secret",
     "file",
     "dataset",
-    "dhis2",
-    "postgresql",
-    "s3",
-    "custom",
+    *(kind.value for kind in ConnectionType),
 )
-CONNECTION_TYPES = frozenset({"dhis2", "postgresql", "s3", "custom"})
 #: What the run form's DHIS2 pickers search: widget ``dhis2.<collection>``.
 DHIS2_COLLECTIONS = (
     "data_elements",
@@ -237,7 +236,7 @@ def check_references(specs: Sequence[ParameterSpec]) -> None:
                 f"connection: no parameter '{spec.connection}' (this pipeline has: {listed})",
                 field="connection",
             )
-        if target.type != "dhis2":
+        if target.type != ConnectionType.DHIS2:
             raise _invalid(
                 spec.code,
                 f"connection: parameter '{target.code}' is a {target.type} parameter, not a "
@@ -435,3 +434,40 @@ def _parse_one(spec: ParameterSpec, text: str) -> Any:
             return False
         raise _invalid(spec.code, f"{_shown(stripped)} is not true/false/yes/no/1/0")
     return stripped
+
+
+def parse_assignments(
+    specs: Sequence[ParameterSpec], items: Sequence[str], *, option: str = "--param"
+) -> dict[str, Any]:
+    """``code=value`` texts (each ``--param``) as values for :func:`validate_values`.
+
+    A parameter declared ``multiple`` may be given several times: its values add up, in the
+    order given (``--param d=A --param d=B`` is ``["A", "B"]``, as is ``d=A,B``). A
+    single-valued parameter given twice is an error, rather than one value silently winning.
+    """
+    by_code = {spec.code: spec for spec in specs}
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        code = key.strip()
+        if not sep or not code:
+            raise Invalid(f"{option} {item}: write it as code=value", details={"field": option})
+        spec = by_code.get(code)
+        if spec is None:
+            known = ", ".join(by_code) or "none"
+            raise Invalid(
+                f"{option} {code}: no such parameter (parameters: {known})",
+                details={"parameter": code},
+            )
+        value = parse_text(spec, text)
+        if not spec.multiple:
+            if code in values:
+                raise Invalid(
+                    f"{option} {code}: given more than once, but parameter '{code}' takes one "
+                    "value (declare it multiple=True to take a list)",
+                    details={"parameter": code},
+                )
+            values[code] = value
+            continue
+        values.setdefault(code, []).extend(value)
+    return values

@@ -10,13 +10,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from joliba.client.archive import build
-from joliba.db.tables import PipelineRun
+from joliba.db.tables import PipelineRun, PipelineVersion
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, Trigger
 from joliba.runner.dispatcher import Runner
-from joliba.runner.sandbox import Limits, Sandbox
-from joliba.runner.versions import code_cache_for, environments_for, prepare
-from joliba.services import pipelines, runs, users, workspaces
+from joliba.services import pipeline_pushes, pipelines, runs, units, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.templates import write_starter
@@ -29,7 +27,8 @@ def seed_pipeline(platform: Platform, email: str, workspace: str) -> uuid.UUID |
     with platform.db.session(write=False) as session:
         user = users.get_by_email(session, email)
         assert user is not None
-        access = workspaces.authorize(session, Actor(user=user), workspace, Action.PIPELINE_READ)
+        actor = Actor(user=user)
+        access = workspaces.authorize(session, actor, workspace, Action.PIPELINE_READ)
         if pipelines.find(session, access, CODE) is not None:
             return None
     with tempfile.TemporaryDirectory(prefix="joliba-demo-") as scratch:
@@ -37,30 +36,17 @@ def seed_pipeline(platform: Platform, email: str, workspace: str) -> uuid.UUID |
         write_starter(folder, name="Malaria report", code=CODE)
         archive = Path(scratch) / "pipeline.zip"
         build(folder, archive)
-        settings = platform.settings
-        source = prepare(
-            archive,
-            store=platform.store,
-            environments=environments_for(settings),
-            code=code_cache_for(settings),
-            sandbox=Sandbox(settings),
-            limits=Limits.from_settings(settings),
+        pushed = pipeline_pushes.push(
+            platform, actor, workspace, code=CODE, archive=archive, message="Added by joliba demo"
         )
-    with platform.db.transaction() as session:
-        user = users.get_by_email(session, email)
-        assert user is not None
-        actor = Actor(user=user)
-        access = workspaces.authorize(session, actor, workspace, Action.PIPELINE_RUN)
-        version = pipelines.create_version(
-            session, access, code=CODE, source=source, message="Added by joliba demo"
-        )
+    with units.work(platform.db, actor, workspace, Action.PIPELINE_RUN) as (session, _access):
         run = runs.queue(
             session,
             platform.box,
-            version=version,
+            version=session.get_one(PipelineVersion, pushed.id),
             values={"years": [2024, 2025]},
             trigger=Trigger.MANUAL,
-            default_timeout=settings.run_timeout_seconds,
+            default_timeout=platform.settings.run_timeout_seconds,
             actor=actor,
         )
         return run.id

@@ -13,11 +13,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from joliba.builds import process_group
+from joliba.builds.versions import code_cache_for, environments_for
 from joliba.domain.runs import RunState
-from joliba.runner import process_group
 from joliba.runner.notifier import Notifier
 from joliba.runner.process import RunProcess, new_executor_id
-from joliba.runner.versions import code_cache_for, environments_for
 from joliba.services import retention, runs, schedules
 from joliba.services.platform import Platform
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 
-from joliba.runner.sandbox import Limits
+from joliba.domain.run_limits import Limits
 from joliba.sdk.limits import OUT_OF_CPU, OUT_OF_MEMORY
 
 #: Lines on stderr that mean a limit was reached, by limit.

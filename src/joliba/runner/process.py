@@ -1,7 +1,7 @@
 """One run as a child process: start it, relay its output live, enforce its deadline.
 
 The child is ``python -m joliba.sdk.entry`` in the version's environment and code folder,
-inside the run sandbox (:mod:`joliba.runner.sandbox`), in its own session so that a cancel
+inside the run sandbox (:mod:`joliba.builds.sandbox`), in its own session so that a cancel
 or timeout ends its whole process tree. Its stdout, stderr and SDK events (JSON lines on an
 inherited pipe) are read with one selector and written to the database in small batches, so
 logs appear on the run page as they happen. Its network goes through the run proxy
@@ -27,24 +27,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from joliba.builds import process_group
+from joliba.builds.environments import Environment, Environments, clean_env, sandbox_env
+from joliba.builds.packages import CodeCache, requirements_text
+from joliba.builds.process_group import GATE, ProcessGroup
+from joliba.builds.sandbox import DATABASE, FILES, NETWORK, Mounts, Sandbox
+from joliba.builds.versions import archive_key
 from joliba.db.tables import Connection, PipelineRun, Workspace, utcnow
+from joliba.domain import wire
 from joliba.domain.addresses import parse_allow_list
 from joliba.domain.errors import TooLarge
+from joliba.domain.run_limits import Limits
 from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
-from joliba.runner import process_group
-from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
+from joliba.runner.disk_checks import QUOTA_EVERY, DiskChecks
 from joliba.runner.limit_reasons import LimitReasons, signal_of
-from joliba.runner.packages import CodeCache, requirements_text
-from joliba.runner.process_group import GATE, ProcessGroup
 from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patterns
-from joliba.runner.sandbox import DATABASE, FILES, NETWORK, Limits, Mounts, Sandbox
-from joliba.services import connections, quotas, runs
-from joliba.services.pipelines import archive_key
+from joliba.services import connections, runs
 from joliba.services.platform import Platform
 
 log = logging.getLogger("joliba.runner")
@@ -54,8 +57,6 @@ KILL_GRACE = 3.0
 _FLUSH_EVERY = 0.1
 _MAX_LINE = 16_384
 _MAX_BATCH = 500
-#: Seconds between checks of the workspace's disk quota while a run writes.
-QUOTA_EVERY = 3.0
 #: Lines kept in memory while the database is unreachable, and how long to keep trying.
 _MAX_PENDING = 100_000
 _RETRY_PAUSE = 1.0
@@ -111,9 +112,8 @@ class RunProcess:
         self._stop_reason = ""
         self.limits = Limits.from_settings(platform.settings)
         self._reasons = LimitReasons(self.limits)
-        self._quota_mb = 0
         self._log_bytes = 0
-        self._workspace_id: uuid.UUID | None = None
+        self._disk = DiskChecks(platform)
         self.thread = threading.Thread(target=self._main, name=f"run-{self.run_id}", daemon=True)
 
     # -- called from other threads --------------------------------------------------------
@@ -239,13 +239,10 @@ class RunProcess:
             workspace_id = run.workspace_id
             workspace = session.get(Workspace, workspace_id)
             slug = workspace.slug if workspace else ""
-            if workspace is not None:
-                default_quota = self.platform.settings.workspace_quota_mb
-                self._quota_mb = quotas.quota_of(workspace, default_quota)
-            self._workspace_id = workspace_id
-        if self._quota_mb:
-            self._cap_files_to_quota(workspace_id)
-        problem = self._disk_problem(quota=False)  # the quota was just checked
+            self._disk = DiskChecks.of(self.platform, workspace_id, workspace)
+        if (capped := self._disk.cap_files_to_quota(self.limits)) is not None:
+            self.limits, self._reasons = capped
+        problem = self._disk.problem(quota=False)  # the quota was just checked
         if problem is not None:
             raise TooLarge(problem)
         folder = self.code.folder(sha)
@@ -328,39 +325,6 @@ class RunProcess:
                 old.rename(folder / f"{DATABASE_FILE}{suffix}")
         return folder
 
-    def _cap_files_to_quota(self, workspace_id: uuid.UUID) -> None:
-        """No file may grow past the room left in the workspace's quota (the kernel's file
-        size limit): the check every few seconds then only has to catch many files."""
-        room = self._quota_mb * quotas.MB - quotas.used_bytes(self.platform.store, workspace_id)
-        if room <= 0:
-            raise TooLarge(f"workspace disk quota exceeded ({self._quota_mb} MB)")
-        room_mb = max(1, room // quotas.MB)
-        if not self.limits.file_mb or room_mb < self.limits.file_mb:
-            self.limits = replace(self.limits, file_mb=room_mb)
-            self._reasons = LimitReasons(
-                self.limits, file_reason=f"workspace disk quota exceeded ({self._quota_mb} MB)"
-            )
-
-    def _disk_problem(self, *, quota: bool = True) -> str | None:
-        """Why the run must stop for disk space: its workspace's quota, or the server's disk
-        nearly full (the metadata database and uploads need room more than a run does)."""
-        if quota and self._quota_mb and self._workspace_id is not None:
-            used = quotas.used_bytes(self.platform.store, self._workspace_id)
-            if used > self._quota_mb * quotas.MB:
-                return f"workspace disk quota exceeded ({self._quota_mb} MB)"
-        least = self.platform.settings.run_min_free_mb
-        if least and self._workspace_id is not None:
-            places = [self.platform.settings.home]
-            if self.platform.store.is_local:
-                places.append(Path(self.platform.store.workspace_files(self._workspace_id).root))
-            free = min(_free_bytes(place) for place in places)
-            if free < least * quotas.MB:
-                return (
-                    f"the server's disk is nearly full (less than {least} MB free); runs stop "
-                    "so that Joliba's own data keeps room"
-                )
-        return None
-
     def _fetch_code(self, sha: str) -> Path:
         with tempfile.TemporaryDirectory(prefix="joliba-code-") as scratch:
             local = Path(scratch) / "archive.zip"
@@ -430,7 +394,7 @@ class RunProcess:
                         forced = (RunState.TIMED_OUT, f"timed out after {timeout} s")
                     elif now >= next_quota_check:
                         next_quota_check = now + QUOTA_EVERY
-                        problem = self._disk_problem()
+                        problem = self._disk.problem()
                         if problem is not None:
                             forced = (RunState.FAILED, problem)
                     if forced[0] is not None:
@@ -483,36 +447,17 @@ class RunProcess:
         at = utcnow()
         if stream is LogStream.STDERR:
             self._reasons.see(text)
-        if stream is not LogStream.SDK:
+        data = None
+        if stream is LogStream.SDK:
+            with contextlib.suppress(ValueError):
+                data = json.loads(text)
+        if not isinstance(data, dict) or wire.EVENT not in data:
+            # Output, or a line on the events pipe that is not an SDK event: kept as text.
             self._keep(batch, {"at": at, "stream": stream, "level": "info", "message": text})
             return
-        try:
-            event = json.loads(text)
-            kind = event["event"]
-        except (ValueError, KeyError, TypeError):
-            self._keep(batch, {"at": at, "stream": stream, "level": "info", "message": text})
-            return
-        at = _parse_time(event.get("at")) or at
-        if kind == "log":
-            level = event.get("level") if event.get("level") in LOG_LEVELS else "info"
-            message = str(event.get("message", ""))[:_MAX_LINE]
-            self._keep(batch, {"at": at, "stream": stream, "level": level, "message": message})
-        elif kind == "progress":
-            with contextlib.suppress(TypeError, ValueError):
-                batch.progress = (int(event.get("percent", 0)), event.get("message"))
-        elif kind == "output":
-            batch.outputs.append(
-                {
-                    "kind": str(event.get("kind", "")),
-                    "uri": str(event.get("uri", "")),
-                    "name": str(event.get("name", "")),
-                }
-            )
-        elif kind == "task":
-            state = str(event.get("state", ""))
-            level = "error" if state == "failed" else "debug"
-            message = f"task {event.get('name')}: {state} (attempt {event.get('attempt', 1)})"
-            batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
+        event = wire.as_event(data)
+        if event is not None:  # else a kind this runner does not know: dropped
+            take_event(batch, event, _parse_time(event.get("at")) or at, self._keep)
 
     def _flush(self, batch: Batch) -> bool:
         """Write the batch; False (and the batch kept by the caller) if the database failed."""
@@ -524,7 +469,7 @@ class RunProcess:
                 if batch.progress is not None:
                     runs.set_progress(session, self.run_id, *batch.progress)
                 for output in batch.outputs:
-                    if output["kind"] in ("file", "table", "dataset"):
+                    if output["kind"] in wire.OUTPUT_KINDS:
                         runs.add_output(session, self.run_id, **output)
         except SQLAlchemyError as exc:
             log.warning(
@@ -562,6 +507,39 @@ class RunProcess:
                 if time.monotonic() > deadline:
                     raise  # the lease runs out and another server marks the run failed
                 time.sleep(_RETRY_PAUSE)
+
+
+def take_event(
+    batch: Batch,
+    event: wire.Event,
+    at: datetime,
+    keep: Callable[[Batch, dict[str, Any]], None],
+) -> None:
+    """Add what an SDK event says to ``batch``; ``keep`` takes the log lines that count
+    towards the run's log budget. The fields are the pipeline's: each is checked."""
+    stream = LogStream.SDK
+    if event["event"] == wire.LOG:
+        level = event.get("level") if event.get("level") in LOG_LEVELS else "info"
+        message = str(event.get("message", ""))[:_MAX_LINE]
+        keep(batch, {"at": at, "stream": stream, "level": level, "message": message})
+    elif event["event"] == wire.PROGRESS:
+        with contextlib.suppress(TypeError, ValueError):
+            batch.progress = (int(event.get("percent", 0)), event.get("message"))
+    elif event["event"] == wire.OUTPUT:
+        batch.outputs.append(
+            {
+                "kind": str(event.get("kind", "")),
+                "uri": str(event.get("uri", "")),
+                "name": str(event.get("name", "")),
+            }
+        )
+    elif event["event"] == wire.TASK:
+        state = str(event.get("state", ""))
+        level = "error" if state == "failed" else "debug"
+        message = f"task {event.get('name')}: {state} (attempt {event.get('attempt', 1)})"
+        batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
+    else:
+        assert_never(event)
 
 
 #: The workspace database file inside its folder.
@@ -630,10 +608,3 @@ def _parse_time(value: Any) -> datetime | None:
 
 def new_executor_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _free_bytes(place: Path) -> int:
-    """Free bytes on the file system holding ``place`` (or its nearest existing parent)."""
-    while not place.exists() and place != place.parent:
-        place = place.parent
-    return shutil.disk_usage(place).free

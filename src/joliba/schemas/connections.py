@@ -5,9 +5,11 @@ from datetime import datetime
 
 from pydantic import Field
 
+from joliba.domain import connections
 from joliba.schemas.common import Input, Model
 
 FieldValue = str | int | bool | None
+_TYPES = [kind.value for kind in connections.ConnectionType]
 
 
 class Connection(Model):
@@ -35,7 +37,7 @@ class ConnectionEdited(Connection):
 
 
 class ConnectionCreate(Input):
-    type: str = Field(description="dhis2, postgresql, s3 or custom")
+    type: str = Field(description=f"{', '.join(_TYPES[:-1])} or {_TYPES[-1]}")
     name: str = Field(min_length=1, max_length=200)
     slug: str | None = Field(default=None, max_length=64)
     description: str = Field(default="", max_length=10_000)

@@ -7,13 +7,16 @@ use of ``current_run`` or ``workspace`` sets up a local context from ``workspace
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from joliba.domain.errors import Invalid
 from joliba.domain.paths import clean_path, name_of
 from joliba.domain.slugs import check_slug
+from joliba.domain.wire import LogLevel, OutputKind
 from joliba.sdk.events import LEVELS, EventWriter
 from joliba.sdk.types import Connection, connection_from_json
 
@@ -46,17 +49,17 @@ class RunContext:
     #: Dataset outputs recorded so far: each is recorded once.
     dataset_outputs: set[str] = field(default_factory=set, repr=False)
 
-    def log(self, level: str, message: object) -> None:
+    def log(self, level: LogLevel, message: object) -> None:
         if LEVELS[level] >= self.log_level:
-            self.events.emit("log", level=level, message=str(message))
+            self.events.log(level, str(message))
 
-    def record_output(self, kind: str, uri: str, name: str) -> None:
+    def record_output(self, kind: OutputKind, uri: str, name: str) -> None:
         """Emit an output event; a dataset output already recorded is not recorded again."""
         if kind == "dataset":
             if uri in self.dataset_outputs:
                 return
             self.dataset_outputs.add(uri)
-        self.events.emit("output", kind=kind, uri=uri, name=name)
+        self.events.output(kind, uri, name)
 
     def connection(self, slug: str) -> Connection:
         data = self.connections.get(slug)
@@ -66,6 +69,47 @@ class RunContext:
                 f"no connection '{slug}' in workspace '{self.workspace_slug}' (known: {known})"
             )
         return connection_from_json(slug, data)
+
+
+def workspace_relative(path: str | os.PathLike[str], files_path: str | None) -> str:
+    """``path`` as the workspace path the platform stores (relative to the files folder).
+
+    Absolute paths are accepted inside ``files_path``; anything that ends up outside it,
+    through ``..`` or a symbolic link, is :class:`Invalid`.
+    """
+    raw = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(raw, str) or not raw.strip():
+        raise Invalid("path: a path is required", details={"field": "path"})
+    if not os.path.isabs(raw):
+        clean = clean_path(raw)
+        if files_path is None:  # no local folder (S3 storage): nothing to resolve
+            return clean
+        return clean_path(_check_inside(os.path.join(files_path, clean), files_path, raw))
+    if files_path is None:
+        raise Invalid(
+            f"path: {raw} is absolute, but this run has no local workspace files folder: "
+            "give it relative to the workspace's files",
+            details={"field": "path", "path": raw},
+        )
+    return clean_path(_check_inside(raw, files_path, raw))
+
+
+def _check_inside(target: str, files_path: str, raw: str) -> str:
+    """``target``'s path below the files folder, its links followed (the server serves no
+    links); Invalid if outside."""
+    root = os.path.realpath(files_path)
+    real = os.path.realpath(target)
+    if real == root:
+        raise Invalid(
+            f"path: {raw} is the workspace files folder itself, not a file in it",
+            details={"field": "path", "path": raw},
+        )
+    if os.path.commonpath([root, real]) != root:
+        raise Invalid(
+            f"path: {raw} is outside the workspace files folder ({files_path})",
+            details={"field": "path", "path": raw},
+        )
+    return os.path.relpath(real, root)
 
 
 class ConnectionNotFound(KeyError):
@@ -123,18 +167,19 @@ class CurrentRun:
         if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
             raise ValueError(f"progress: percent must be an integer from 0 to 100, not {percent!r}")
         text = None if message is None else str(message)
-        active().events.emit("progress", percent=percent, message=text)
+        active().events.progress(percent, text)
 
-    def add_file_output(self, path: str) -> None:
-        """Record a workspace file (relative to ``workspace.files_path``) as an output."""
-        clean = clean_path(path)
-        active().events.emit("output", kind="file", uri=clean, name=name_of(clean))
+    def add_file_output(self, path: str | os.PathLike[str]) -> None:
+        """Record a workspace file as an output: a path relative to ``workspace.files_path``
+        or an absolute one inside it (``workspace.files_path / "out.csv"``)."""
+        clean = workspace_relative(path, active().files_path)
+        active().events.output("file", clean, name_of(clean))
 
     def add_table_output(self, name: str) -> None:
         """Record a table of the workspace database as an output."""
         if not isinstance(name, str) or not name.strip():
             raise ValueError("add_table_output: a table name is required")
-        active().events.emit("output", kind="table", uri=name.strip(), name=name.strip())
+        active().events.output("table", name.strip(), name.strip())
 
     def add_dataset_output(
         self, slug: str, version: str | int | DatasetVersion | None = None

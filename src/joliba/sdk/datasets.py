@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from joliba.sdk import types
 
 if TYPE_CHECKING:
-    from joliba.client.datasets import DatasetFileInfo, DatasetInfo, DatasetsApi, VersionInfo
+    from joliba.client.datasets import DatasetsApi
+    from joliba.domain.wire import DatasetFileInfo, DatasetInfo, VersionInfo
     from joliba.sdk.context import RunContext
 
 __all__ = [

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from joliba.dhis2.client import DHIS2
+from joliba.dhis2 import DHIS2
 from joliba.sdk.types import DHIS2Connection
 
 
 class ConnectedDHIS2(DHIS2):
-    """A :class:`joliba.dhis2.client.DHIS2` built from a workspace connection.
+    """A :class:`joliba.dhis2.DHIS2` built from a workspace connection.
 
     The connection itself is ``client.connection`` (slug, name, url, username; its repr
     masks the secrets). ``client.slug``, ``.name``, ``.username``, ``.password`` and

@@ -15,9 +15,13 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Protocol
+from typing import Protocol, assert_never
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+from joliba.domain import wire
+from joliba.domain.wire import Event, LogLevel, OutputKind, TaskState
+
+#: The numeric weight of each level a log event may have (``wire.LOG_LEVELS``).
+LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _FLUSH_TIMEOUT = 10.0
 
 
@@ -39,7 +43,7 @@ class Sink(Protocol):
     #: True when writing to the terminal: tracebacks are then already in the log lines.
     terminal: bool
 
-    def write(self, events: list[dict[str, Any]]) -> None: ...
+    def write(self, events: list[Event]) -> None: ...
 
 
 class FdSink:
@@ -51,7 +55,7 @@ class FdSink:
         self.fd = fd
         self.closed = False
 
-    def write(self, events: list[dict[str, Any]]) -> None:
+    def write(self, events: list[Event]) -> None:
         if self.closed:
             return
         data = b"".join(
@@ -73,7 +77,7 @@ class TerminalSink:
     def __init__(self, level: int = LEVELS["info"]) -> None:
         self.level = level
 
-    def write(self, events: list[dict[str, Any]]) -> None:
+    def write(self, events: list[Event]) -> None:
         lines = [line for e in events if (line := self._line(e)) is not None]
         if not lines:
             return
@@ -83,22 +87,21 @@ class TerminalSink:
         except (OSError, ValueError):  # stderr closed
             pass
 
-    def _line(self, event: dict[str, Any]) -> str | None:
-        kind = event.get("event")
+    def _line(self, event: Event) -> str | None:
         level = "info"
-        if kind == "log":
+        if event["event"] == wire.LOG:
             level, text = event["level"], str(event["message"])
-        elif kind == "progress":
+        elif event["event"] == wire.PROGRESS:
             message = event.get("message")
             text = f"progress {event['percent']}%" + (f": {message}" if message else "")
-        elif kind == "output":
+        elif event["event"] == wire.OUTPUT:
             text = f"output added ({event['kind']}): {event['uri']}"
-        elif kind == "task":
+        elif event["event"] == wire.TASK:
             # Retries and failures are logged as warnings and errors already.
             level = "debug"
             text = f"task '{event['name']}' {event['state']} (attempt {event['attempt']})"
         else:
-            return None
+            assert_never(event)
         if LEVELS.get(level, 20) < self.level:
             return None
         from datetime import datetime  # local mode only
@@ -112,13 +115,33 @@ class EventWriter:
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self._queue: queue.SimpleQueue[dict[str, Any] | threading.Event] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Event | threading.Event] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._drain, name="joliba-events", daemon=True)
         self._thread.start()
         atexit.register(self.flush)
 
-    def emit(self, event: str, **fields: Any) -> None:
-        self._queue.put({"event": event, **fields, "at": now_iso()})
+    # One method per kind of event (:data:`joliba.domain.wire.Event`).
+
+    def log(self, level: LogLevel, message: str) -> None:
+        self.emit(wire.LogEvent(event=wire.LOG, level=level, message=message, at=now_iso()))
+
+    def progress(self, percent: int, message: str | None) -> None:
+        self.emit(
+            wire.ProgressEvent(event=wire.PROGRESS, percent=percent, message=message, at=now_iso())
+        )
+
+    def output(self, kind: OutputKind, uri: str, name: str) -> None:
+        self.emit(wire.OutputEvent(event=wire.OUTPUT, kind=kind, uri=uri, name=name, at=now_iso()))
+
+    def task(self, name: str, state: TaskState, attempt: int, id: int) -> None:
+        self.emit(
+            wire.TaskEvent(
+                event=wire.TASK, name=name, state=state, attempt=attempt, id=id, at=now_iso()
+            )
+        )
+
+    def emit(self, event: Event) -> None:
+        self._queue.put(event)
 
     def flush(self, timeout: float = _FLUSH_TIMEOUT) -> None:
         """Wait until every event queued before this call has been written."""

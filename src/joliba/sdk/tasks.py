@@ -224,7 +224,7 @@ def run_graph(graph: Graph, context: RunContext) -> None:
                 if readers_left[handle.id]:
                     results[handle.id] = future.result()
                 message = f"{finished} of {total} tasks done"
-                context.events.emit("progress", percent=finished * 100 // total, message=message)
+                context.events.progress(finished * 100 // total, message)
                 for dependent in dependents[handle.id]:
                     waiting_on[dependent.id] -= 1
                     if waiting_on[dependent.id] == 0:
@@ -245,7 +245,7 @@ def _attempts(
     total = task.retries + 1
     for attempt in range(1, total + 1):
         attempts[handle.id] = attempt
-        context.events.emit("task", name=task.name, state="running", attempt=attempt, id=handle.id)
+        context.events.task(task.name, "running", attempt, handle.id)
         try:
             result = task.function(*args, **kwargs)
         except BaseException as exc:
@@ -255,17 +255,11 @@ def _attempts(
                     f"task '{task.name}' failed on attempt {attempt} of {total} "
                     f"({type(exc).__name__}: {exc}); retrying in {task.retry_delay:g} s",
                 )
-                context.events.emit(
-                    "task", name=task.name, state="retrying", attempt=attempt, id=handle.id
-                )
+                context.events.task(task.name, "retrying", attempt, handle.id)
                 if not stop.wait(task.retry_delay):  # another task failed: give up now
                     continue
-            context.events.emit(
-                "task", name=task.name, state="failed", attempt=attempt, id=handle.id
-            )
+            context.events.task(task.name, "failed", attempt, handle.id)
             raise
-        context.events.emit(
-            "task", name=task.name, state="succeeded", attempt=attempt, id=handle.id
-        )
+        context.events.task(task.name, "succeeded", attempt, handle.id)
         return result
     raise AssertionError("unreachable")

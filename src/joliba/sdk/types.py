@@ -1,4 +1,10 @@
-"""Parameter type markers and the typed connection objects a pipeline receives."""
+"""Parameter type markers and the typed connection objects a pipeline receives.
+
+The connection types are :class:`joliba.domain.wire.ConnectionType`; the fields of each and
+which of them are secret, :data:`joliba.domain.connections.FIELDS`. The classes here hold
+those fields (``tests/test_wire_contracts.py`` checks they agree) and their reprs mask the
+secret ones. ``FIELDS`` is imported on first use: ``import joliba`` stays light.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: What a repr shows instead of a secret field.
-MASK = "********"
+from joliba.domain.wire import MASK, ConnectionType
 
 
 class Secret(str):
@@ -39,6 +44,17 @@ def _masked(value: str) -> str:
     return MASK if value else ""
 
 
+def _typed_repr(connection: Connection, cls: type[Connection]) -> str:
+    """``Class(slug=..., field=...)`` in the order of ``FIELDS``, secret fields masked."""
+    from joliba.domain.connections import FIELDS
+
+    shown = [f"slug={connection.slug!r}"]
+    for spec in FIELDS[_TYPES[cls]]:
+        value = getattr(connection, spec.name)
+        shown.append(f"{spec.name}={_masked(value) if spec.secret else value!r}")
+    return f"{cls.__name__}({', '.join(shown)})"
+
+
 @dataclass(frozen=True, repr=False)
 class DHIS2Connection:
     url: str = ""
@@ -49,10 +65,7 @@ class DHIS2Connection:
     name: str = ""
 
     def __repr__(self) -> str:
-        return (
-            f"DHIS2Connection(slug={self.slug!r}, url={self.url!r}, username={self.username!r}, "
-            f"password={_masked(self.password)!r}, token={_masked(self.token)!r})"
-        )
+        return _typed_repr(self, DHIS2Connection)
 
 
 @dataclass(frozen=True, repr=False)
@@ -78,11 +91,7 @@ class PostgreSQLConnection:
         return f"{url}?sslmode={quote(self.sslmode, safe='')}" if self.sslmode else url
 
     def __repr__(self) -> str:
-        return (
-            f"PostgreSQLConnection(slug={self.slug!r}, host={self.host!r}, port={self.port!r}, "
-            f"database={self.database!r}, username={self.username!r}, "
-            f"password={_masked(self.password)!r}, sslmode={self.sslmode!r})"
-        )
+        return _typed_repr(self, PostgreSQLConnection)
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,12 +105,7 @@ class S3Connection:
     name: str = ""
 
     def __repr__(self) -> str:
-        return (
-            f"S3Connection(slug={self.slug!r}, bucket={self.bucket!r}, "
-            f"access_key_id={self.access_key_id!r}, "
-            f"secret_access_key={_masked(self.secret_access_key)!r}, region={self.region!r}, "
-            f"endpoint_url={self.endpoint_url!r})"
-        )
+        return _typed_repr(self, S3Connection)
 
 
 @dataclass(frozen=True, repr=False)
@@ -136,6 +140,15 @@ class CustomConnection:
 
 Connection = DHIS2Connection | PostgreSQLConnection | S3Connection | CustomConnection
 
+#: The class of each connection type.
+CONNECTION_CLASSES: dict[ConnectionType, type[Connection]] = {
+    ConnectionType.DHIS2: DHIS2Connection,
+    ConnectionType.POSTGRESQL: PostgreSQLConnection,
+    ConnectionType.S3: S3Connection,
+    ConnectionType.CUSTOM: CustomConnection,
+}
+_TYPES: dict[type, ConnectionType] = {cls: kind for kind, cls in CONNECTION_CLASSES.items()}
+
 #: Python type given to ``@parameter(type=...)`` → the spec's type string.
 SPEC_TYPES: dict[type, str] = {
     str: "str",
@@ -145,17 +158,7 @@ SPEC_TYPES: dict[type, str] = {
     Secret: "secret",
     File: "file",
     Dataset: "dataset",
-    DHIS2Connection: "dhis2",
-    PostgreSQLConnection: "postgresql",
-    S3Connection: "s3",
-    CustomConnection: "custom",
-}
-
-_CONNECTION_CLASSES: dict[str, type[Connection]] = {
-    "dhis2": DHIS2Connection,
-    "postgresql": PostgreSQLConnection,
-    "s3": S3Connection,
-    "custom": CustomConnection,
+    **{cls: kind.value for kind, cls in CONNECTION_CLASSES.items()},
 }
 
 
@@ -177,10 +180,11 @@ def connection_from_json(slug: str, data: Any) -> Connection:
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"connection '{slug}': expected an object")
-    kind = data.get("type")
-    cls = _CONNECTION_CLASSES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ValueError(f"connection '{slug}': unknown type {kind!r}")
+    given = data.get("type")
+    kind = next((t for t in ConnectionType if t.value == given), None)
+    if kind is None:
+        raise ValueError(f"connection '{slug}': unknown type {given!r}")
+    cls = CONNECTION_CLASSES[kind]
     raw = data.get("fields") or {}
     if not isinstance(raw, Mapping):
         raise ValueError(f"connection '{slug}': fields must be an object")
@@ -188,13 +192,17 @@ def connection_from_json(slug: str, data: Any) -> Connection:
     name = str(data.get("name") or slug)
     if cls is CustomConnection:
         return CustomConnection(fields=fields, slug=slug, name=name)
-    known = set(cls.__dataclass_fields__) - {"slug", "name"}
-    values: dict[str, Any] = {k: v for k, v in fields.items() if k in known}
-    if cls is PostgreSQLConnection:
-        port = values.get("port", "").strip()
-        if port and not port.isdigit():
-            raise ValueError(f"connection '{slug}': port must be a number")
-        values["port"] = int(port) if port else 5432
+    from joliba.domain.connections import FIELDS
+
+    specs = FIELDS[kind]
+    values: dict[str, Any] = {s.name: fields[s.name] for s in specs if s.name in fields}
+    for spec in specs:
+        if spec.kind == "int" and spec.name in values:
+            number = values.pop(spec.name).strip()  # empty: the class's default (port 5432)
+            if number and not number.isdigit():
+                raise ValueError(f"connection '{slug}': {spec.name} must be a number")
+            if number:
+                values[spec.name] = int(number)
     return cls(slug=slug, name=name, **values)
 
 

@@ -27,6 +27,7 @@ from joliba.domain.connections import (
 )
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.paging import PageRequest
+from joliba.domain.permissions import Action
 from joliba.domain.slugs import check_name, check_slug, slugify
 from joliba.services import audit
 from joliba.services.crypto import SecretBox
@@ -88,6 +89,7 @@ def create(
     fields: dict[str, Any] | None = None,
     secret_fields: list[str] | None = None,
 ) -> Connection:
+    access.demand(Action.CONNECTION_WRITE)
     kind = parse_type(type)
     name = check_name(name)
     slug = check_slug(slug or slugify(name))
@@ -216,6 +218,7 @@ def update(
     secret_fields: list[str] | None = None,
 ) -> Connection:
     """:func:`edit`, for callers that need only the connection."""
+    access.demand(Action.CONNECTION_WRITE)
     return edit(
         session,
         access,
@@ -247,6 +250,7 @@ def edit(
     an admin's connection at a server of their own must not get the admin's password sent
     there by the next test or run.
     """
+    access.demand(Action.CONNECTION_WRITE)
     connection = get(session, access, slug)
     kind = ConnectionType(connection.type)
     changed: list[str] = []
@@ -304,6 +308,7 @@ def edit(
 
 
 def delete(session: Session, access: Access, slug: str) -> None:
+    access.demand(Action.CONNECTION_DELETE)
     connection = get(session, access, slug)
     session.delete(connection)
     session.flush()

@@ -15,25 +15,57 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of a sign-in with an unknown email the same as with a
-# known one, so response times do not tell which accounts exist.
-_DUMMY_HASH = _hasher.hash("joliba-timing-equaliser")
+
+class _Passwords:
+    """The process's password hasher. Its cost comes from the settings (``configure``); hashes
+    made with another cost still verify, and are redone at the next sign-in."""
+
+    def __init__(self) -> None:
+        self.hasher = PasswordHasher()
+        self._dummy: str | None = None
+
+    def configure(self, *, memory_kib: int, time_cost: int) -> None:
+        if (memory_kib, time_cost) != (self.hasher.memory_cost, self.hasher.time_cost):
+            self.hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost)
+            self._dummy = None
+
+    @property
+    def dummy(self) -> str:
+        # Verifying against this keeps the time of a sign-in with an unknown email the same as
+        # with a known one, so response times do not tell which accounts exist. Made on first
+        # use, not at import: every CLI command would pay for it.
+        if self._dummy is None:
+            self._dummy = self.hasher.hash("joliba-timing-equaliser")
+        return self._dummy
+
+
+_passwords = _Passwords()
+
+
+def configure_passwords(*, memory_kib: int, time_cost: int) -> None:
+    """Set the argon2id cost of new hashes (``JOLIBA_PASSWORD_MEMORY_KIB``, ``…_TIME_COST``)."""
+    _passwords.configure(memory_kib=memory_kib, time_cost=time_cost)
+
+
+def password_cost() -> tuple[int, int]:
+    """The memory (KiB) and passes new password hashes take."""
+    return _passwords.hasher.memory_cost, _passwords.hasher.time_cost
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _passwords.hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        checked = password_hash or _passwords.dummy
+        return _passwords.hasher.verify(checked, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _passwords.hasher.check_needs_rehash(password_hash)
 
 
 def new_token(prefix: str) -> str:

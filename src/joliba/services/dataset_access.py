@@ -1,4 +1,6 @@
-"""The access log of datasets: every download, export, preview and query, by whom."""
+"""The access log of datasets: every download, export, preview, query and diff, by whom; and
+what a reader may read. The reads themselves, each recorded here, are
+:mod:`joliba.services.dataset_reading`."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import Dataset, DatasetAccess, User, Workspace
+from joliba.db.tables import Dataset, DatasetAccess, DatasetFile, DatasetVersion, User, Workspace
 from joliba.domain.paging import PageRequest
+from joliba.domain.permissions import Action
+from joliba.services import datasets
 from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
 
@@ -33,6 +37,8 @@ def record(
     rows: int | None = None,
     size: int | None = None,
 ) -> DatasetAccess:
+    """One entry in the dataset's access log (flushed, not committed)."""
+    access.demand(Action.DATASET_READ)
     entry = DatasetAccess(
         dataset_id=dataset.id,
         version_name=version,
@@ -80,3 +86,20 @@ def list_for(
         )
         for e in entries
     ], total
+
+
+def readable_versions(
+    session: Session, access: Access, ref: str, *versions: str
+) -> tuple[Dataset, list[DatasetVersion]]:
+    """Versions of a dataset the caller may read (shares and dataset tokens: published only)."""
+    dataset = datasets.get(session, access, ref)
+    drafts = datasets.sees_drafts(access, dataset)
+    return dataset, [datasets.get_version(session, dataset, v, drafts=drafts) for v in versions]
+
+
+def readable_file(
+    session: Session, access: Access, slug: str, version: str, name: str
+) -> tuple[Dataset, DatasetVersion, DatasetFile]:
+    """A file of a version the caller may read (shares and dataset tokens: published only)."""
+    dataset, (chosen,) = readable_versions(session, access, slug, version)
+    return dataset, chosen, datasets.get_file(session, chosen, name)

@@ -1,7 +1,8 @@
-"""Reading a version's tables: preview, SQL, export and diff, each read logged.
+"""The table work of reading a version: preview, SQL, export and diff, on DuckDB.
 
-Table work runs outside any database transaction (the caller closes its session first):
-these functions take the file rows they need and return plain results. Each runs on a
+These take the file rows they need, return plain results and log nothing: edges read
+through :mod:`joliba.services.dataset_reading`, which loads the rows, runs these with no
+transaction open and records each read in the access log. Each reading runs on a DuckDB
 connection of its own that spills to a private folder, removed when it ends.
 """
 

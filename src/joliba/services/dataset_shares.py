@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Dataset, DatasetShare, Workspace
 from joliba.domain.errors import Conflict, Invalid, NotFound
+from joliba.domain.permissions import Action
 from joliba.services import audit
 from joliba.services.workspaces import Access
 
@@ -25,6 +26,7 @@ def list_for(session: Session, dataset: Dataset) -> Sequence[tuple[DatasetShare,
 
 def share(session: Session, access: Access, dataset: Dataset, workspace_slug: str) -> Workspace:
     """Let the members of ``workspace_slug`` read every published version of ``dataset``."""
+    access.demand(Action.DATASET_SHARE)
     target = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
     if target is None:
         raise NotFound(f"workspace '{workspace_slug}' not found", details={"field": "workspace"})
@@ -56,6 +58,7 @@ def share(session: Session, access: Access, dataset: Dataset, workspace_slug: st
 
 
 def revoke(session: Session, access: Access, dataset: Dataset, workspace_slug: str) -> None:
+    access.demand(Action.DATASET_SHARE)
     found = session.scalar(
         select(DatasetShare)
         .join(Workspace, Workspace.id == DatasetShare.workspace_id)

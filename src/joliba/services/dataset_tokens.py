@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Dataset, DatasetToken, User, utcnow
 from joliba.domain.errors import Forbidden, Invalid, NotFound
+from joliba.domain.permissions import Action
 from joliba.domain.slugs import check_name
 from joliba.services import audit
 from joliba.services.actors import Actor
@@ -41,6 +42,7 @@ def create(
     expires_in_days: int | None = None,
 ) -> tuple[DatasetToken, str]:
     """A new token and its secret, shown once."""
+    access.demand(Action.DATASET_SHARE)
     if access.actor.run_id is not None:
         raise Forbidden("a pipeline run's token cannot create tokens")
     if expires_in_days is not None and expires_in_days < 1:
@@ -67,6 +69,7 @@ def create(
 
 
 def revoke(session: Session, access: Access, dataset: Dataset, token_id: uuid.UUID) -> None:
+    access.demand(Action.DATASET_SHARE)
     token = session.get(DatasetToken, token_id)
     if token is None or token.dataset_id != dataset.id:
         raise NotFound(f"dataset '{dataset.slug}' has no token {token_id}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,8 +22,10 @@ from joliba.domain.datasets import VersionState, check_file_name, clean_tags, ki
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.numbers import whole_number
 from joliba.domain.paging import PageRequest
+from joliba.domain.permissions import Action
 from joliba.domain.slugs import check_name, check_slug, slugify
-from joliba.services import audit
+from joliba.services import audit, commit_events
+from joliba.services.newest import newest_of_each
 from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
 
@@ -101,6 +104,7 @@ def create(
     description: str = "",
     tags: list[str] | None = None,
 ) -> Dataset:
+    access.demand(Action.DATASET_WRITE)
     name = check_name(name)
     slug = check_slug(slug or slugify(name))
     if session.scalar(
@@ -166,6 +170,7 @@ def create_version(
     session: Session, access: Access, dataset: Dataset, *, name: str = "", changelog: str = ""
 ) -> DatasetVersion:
     """A new draft version (the next number; named after it unless a name is given)."""
+    access.demand(Action.DATASET_WRITE)
     last = session.scalar(
         select(func.max(DatasetVersion.number)).where(DatasetVersion.dataset_id == dataset.id)
     )
@@ -204,6 +209,7 @@ def delete_draft(
     session: Session, access: Access, dataset: Dataset, version: DatasetVersion
 ) -> None:
     """Drop a draft with its files (their contents stay stored for other versions)."""
+    access.demand(Action.DATASET_WRITE)
     check_draft(version)
     session.delete(version)
     session.flush()
@@ -214,6 +220,35 @@ def delete_draft(
         workspace=access.workspace,
         target=f"{dataset.slug} {version.name}",
     )
+
+
+def latest_published(
+    session: Session, dataset_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, DatasetVersion]:
+    """The newest published version of each dataset, in one query (for lists)."""
+    return newest_of_each(
+        session,
+        DatasetVersion,
+        DatasetVersion.dataset_id,
+        DatasetVersion.number,
+        dataset_ids,
+        DatasetVersion.state == VersionState.PUBLISHED,
+    )
+
+
+def files_of(
+    session: Session, version_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[DatasetFile]]:
+    """The files of each version, by name, in one query (for lists)."""
+    found: dict[uuid.UUID, list[DatasetFile]] = {v: [] for v in version_ids}
+    if version_ids:
+        for row in session.scalars(
+            select(DatasetFile)
+            .where(DatasetFile.version_id.in_(version_ids))
+            .order_by(DatasetFile.name)
+        ):
+            found[row.version_id].append(row)
+    return found
 
 
 def files(session: Session, version: DatasetVersion) -> Sequence[DatasetFile]:
@@ -240,6 +275,7 @@ def put_file(
     session: Session, access: Access, version: DatasetVersion, *, name: str, sha256: str, size: int
 ) -> DatasetFile:
     """Record stored content as file ``name`` of a draft (replacing one of the same name)."""
+    access.demand(Action.DATASET_WRITE)
     check_draft(version)
     name = check_file_name(name)
     existing = session.scalar(
@@ -259,6 +295,7 @@ def put_file(
                 session.add(TableProfile(sha256=sha256, kind=row.kind))
         except IntegrityError:
             pass
+    commit_events.announce(session, commit_events.TABLE_STORED)
     return row
 
 
@@ -276,6 +313,7 @@ def publish(
     The update is conditional on the state, so two concurrent publishes cannot both win,
     and a version whose content is missing never becomes visible as published.
     """
+    access.demand(Action.DATASET_WRITE)
     check_draft(version)
     if not files(session, version):
         raise Invalid("a version needs at least one file to be published")

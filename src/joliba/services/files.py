@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from joliba.domain.errors import Conflict, Invalid, NotFound, TooLarge
 from joliba.domain.paths import clean_path, parent_of
+from joliba.domain.permissions import Action
 from joliba.services import audit, quotas
 from joliba.services.workspaces import Access
 from joliba.storage.files import Entry, Upload, WorkspaceFiles
@@ -123,6 +124,7 @@ def record_upload(session: Session, target: UploadTarget, size: int) -> None:
 
 
 def make_folder(store: ObjectStore, access: Access, path: str) -> str:
+    access.demand(Action.FILE_WRITE)
     path = clean_path(path)
     files = files_of(store, access)
     kind = files.kind(path)
@@ -136,6 +138,7 @@ def make_folder(store: ObjectStore, access: Access, path: str) -> str:
 
 def move(store: ObjectStore, access: Access, source: str, destination: str) -> tuple[str, str]:
     """Move or rename; returns the kind ('file' or 'folder') and the new path."""
+    access.demand(Action.FILE_WRITE)
     source = clean_path(source, field="source")
     destination = clean_path(destination, field="destination")
     files = files_of(store, access)
@@ -153,6 +156,7 @@ def move(store: ObjectStore, access: Access, source: str, destination: str) -> t
 
 
 def delete(session: Session, store: ObjectStore, access: Access, path: str) -> None:
+    access.demand(Action.FILE_DELETE)
     path = clean_path(path)
     files = files_of(store, access)
     kind = files.kind(path)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from joliba.db.tables import Invitation, Membership, User, utcnow
 from joliba.domain.errors import Conflict, Forbidden, NotFound
 from joliba.domain.paging import PageRequest
-from joliba.domain.permissions import Role
+from joliba.domain.permissions import Action, Role
 from joliba.services import audit, members, users
 from joliba.services.actors import Actor
 from joliba.services.crypto import new_token, token_hash
@@ -30,6 +30,7 @@ class CreatedInvitation:
 def create(
     session: Session, access: Access, *, email: str, role: Role, lifetime: timedelta
 ) -> CreatedInvitation:
+    access.demand(Action.MEMBER_MANAGE)
     if access.actor.run_id is not None:
         # A run acts for a person only to do its work; it may not give anyone lasting access.
         raise Forbidden("a pipeline run's token cannot invite people")
@@ -76,6 +77,7 @@ def list_pending(
 
 
 def revoke(session: Session, access: Access, invitation_id: uuid.UUID) -> None:
+    access.demand(Action.MEMBER_MANAGE)
     invitation = session.get(Invitation, invitation_id)
     if (
         invitation is None

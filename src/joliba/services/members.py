@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from joliba.db.tables import Membership, User, Workspace
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.paging import PageRequest
-from joliba.domain.permissions import Role
+from joliba.domain.permissions import Action, Role
 from joliba.services import audit
 from joliba.services.actors import Actor
 from joliba.services.paging import paginate
@@ -86,6 +86,7 @@ def add(
 
 
 def set_role(session: Session, access: Access, user_id: uuid.UUID, role: Role) -> Membership:
+    access.demand(Action.MEMBER_MANAGE)
     member = _membership(session, access.workspace, user_id)
     if member.role == role.value:
         return member
@@ -106,6 +107,7 @@ def set_role(session: Session, access: Access, user_id: uuid.UUID, role: Role) -
 
 
 def remove(session: Session, access: Access, user_id: uuid.UUID) -> None:
+    access.demand(Action.MEMBER_MANAGE)
     _remove(
         session, access.actor, access.workspace, _membership(session, access.workspace, user_id)
     )

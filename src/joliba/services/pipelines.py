@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from joliba.builds.versions import VersionSource
 from joliba.db.tables import Pipeline, PipelineRun, PipelineVersion
 from joliba.domain.errors import Invalid, NotFound
 from joliba.domain.numbers import MAX_INT
 from joliba.domain.paging import PageRequest
 from joliba.domain.parameters import specs_from_json
+from joliba.domain.permissions import Action
 from joliba.domain.slugs import check_name, check_slug
 from joliba.services import audit
+from joliba.services.newest import newest_of_each
 from joliba.services.paging import paginate
 from joliba.services.workspaces import Access
-
-
-@dataclass(frozen=True)
-class VersionSource:
-    """A checked archive: what the runner learnt from it before any row is written."""
-
-    archive_sha256: str
-    archive_size: int
-    requirements_sha256: str
-    #: What ``python -m joliba.sdk.inspect`` printed for the archive's pipeline.py.
-    spec: dict[str, Any]
-
-
-def archive_key(sha256: str) -> str:
-    """Where a version's archive lives in the object store (content-addressed)."""
-    return f"pipelines/archives/{sha256[:2]}/{sha256}.zip"
 
 
 def find(session: Session, access: Access, code: str) -> Pipeline | None:
@@ -66,6 +53,37 @@ def latest_version(session: Session, pipeline: Pipeline) -> PipelineVersion | No
         .order_by(PipelineVersion.number.desc())
         .limit(1)
     )
+
+
+def latest_versions(
+    session: Session, pipeline_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, PipelineVersion]:
+    """The newest version of each pipeline, in one query (for lists)."""
+    return newest_of_each(
+        session, PipelineVersion, PipelineVersion.pipeline_id, PipelineVersion.number, pipeline_ids
+    )
+
+
+def last_run_states(session: Session, pipeline_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The state of each pipeline's most recent run, in one query (for lists)."""
+    if not pipeline_ids:
+        return {}
+    ranked = (
+        select(
+            PipelineRun.pipeline_id,
+            PipelineRun.state,
+            func.row_number()
+            .over(
+                partition_by=PipelineRun.pipeline_id,
+                order_by=(PipelineRun.queued_at.desc(), PipelineRun.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(PipelineRun.pipeline_id.in_(pipeline_ids))
+        .subquery()
+    )
+    rows = session.execute(select(ranked.c.pipeline_id, ranked.c.state).where(ranked.c.rank == 1))
+    return {pipeline_id: state for pipeline_id, state in rows}
 
 
 def get_version(session: Session, pipeline: Pipeline, number: int | None) -> PipelineVersion:
@@ -118,6 +136,7 @@ def create_version(
     session: Session, access: Access, *, code: str, source: VersionSource, message: str = ""
 ) -> PipelineVersion:
     """Add a version to pipeline ``code``, creating the pipeline on its first push."""
+    access.demand(Action.PIPELINE_WRITE)
     code = check_slug(code, field="code")
     name, function, timeout, retries, delay, parameters = _clean_spec(source.spec)
     pipeline = find(session, access, code)
@@ -164,6 +183,7 @@ def create_version(
 
 
 def delete(session: Session, access: Access, code: str) -> None:
+    access.demand(Action.PIPELINE_DELETE)
     pipeline = get(session, access, code)
     session.delete(pipeline)
     session.flush()
@@ -185,6 +205,7 @@ def set_limits(
     A workspace admin may only tighten the instance's limits (a value above one, or 0 for
     none where the instance has one, is refused); an instance admin may set any.
     """
+    access.demand(Action.PIPELINE_LIMITS)
     pipeline = get(session, access, code)
     chosen = {name: value for name, value in limits.items() if value is not None}
     if not access.actor.is_superuser:

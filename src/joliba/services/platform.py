@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from joliba.db.engine import Database
+from joliba.services import commit_events, crypto
 from joliba.services.connection_checks import ConnectionChecker
 from joliba.services.crypto import SecretBox
 from joliba.services.dhis2_lookups import DHIS2Lookups
@@ -34,11 +35,21 @@ class Platform:
     #: Set when a table file is stored, so the profiler starts without polling.
     profiles_waiting: threading.Event = field(default_factory=threading.Event)
 
+    def __post_init__(self) -> None:
+        # What services announce after a commit reaches this server's runner and profiler.
+        self.db.on(commit_events.RUN_QUEUED, self.signals.queued)
+        self.db.on(commit_events.SCHEDULES_CHANGED, self.signals.queued)
+        self.db.on(commit_events.RUN_CANCEL_REQUESTED, self.signals.cancel_requested)
+        self.db.on(commit_events.TABLE_STORED, self.profiles_waiting.set)
+
     @classmethod
     def from_settings(
         cls, settings: Settings, *, checker: ConnectionChecker | None = None
     ) -> Platform:
         """Open the database and the store; ``prepare_home`` must have run."""
+        crypto.configure_passwords(
+            memory_kib=settings.password_memory_kib, time_cost=settings.password_time_cost
+        )
         return cls(
             settings=settings,
             db=Database(settings.resolved_database_url),

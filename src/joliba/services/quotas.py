@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Workspace
 from joliba.domain.errors import Invalid, TooLarge
+from joliba.domain.permissions import Action
 from joliba.services import audit
 from joliba.services.workspaces import Access
 from joliba.storage.objects import ObjectStore
@@ -85,6 +86,7 @@ def check_room(room: int | None, quota_mb: int, written: int) -> None:
 
 def set_quota(session: Session, access: Access, quota_mb: int | None) -> Workspace:
     """Instance admins: the workspace's own quota (None: the instance's default)."""
+    access.demand(Action.WORKSPACE_QUOTA)
     if quota_mb is not None and quota_mb < 0:
         raise Invalid("quota_mb: 0 (no quota) or more", details={"field": "quota_mb"})
     access.workspace.quota_mb = quota_mb

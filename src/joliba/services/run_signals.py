@@ -1,7 +1,8 @@
-"""In-process signals from the edges to the runner, so queued runs start without polling.
+"""In-process signals to the runner, so queued runs start without polling.
 
-The API queues a run and commits; then it calls :meth:`RunSignals.queued` and the runner
-living in the same server wakes at once. Other servers find the run on their next poll.
+A service that queues a run announces it (``commit_events.RUN_QUEUED``); once the
+transaction commits, ``Platform`` calls :meth:`RunSignals.queued` and the runner living in
+the same server wakes at once. Other servers find the run on their next poll.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ class RunSignals:
                 self._listeners.remove(listener)
 
     def queued(self) -> None:
-        """Call after committing new queued runs."""
+        """Called after a commit that queued runs or changed schedules."""
         for listener in list(self._listeners):
             listener.wake()
 
     def cancel_requested(self, run_id: uuid.UUID) -> None:
-        """Call after committing a cancel request."""
+        """Called after a commit that requested a cancel."""
         for listener in list(self._listeners):
             listener.cancel(run_id)

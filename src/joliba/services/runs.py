@@ -9,13 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from joliba.db.tables import (
     Connection,
     Pipeline,
     PipelineRun,
-    PipelineTrigger,
     PipelineVersion,
     RunLog,
     RunOutput,
@@ -31,12 +30,12 @@ from joliba.domain.parameters import (
     specs_from_json,
     validate_values,
 )
+from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, RETRYABLE, LogStream, RunState, Trigger, retry_delay
-from joliba.services import audit
+from joliba.services import audit, automation_kinds, commit_events
 from joliba.services.actors import Actor
 from joliba.services.crypto import SecretBox, new_token, token_hash
 from joliba.services.paging import paginate
-from joliba.services.pipelines import latest_version
 from joliba.services.workspaces import Access
 
 RUN_TOKEN_PREFIX = "jlr_"  # noqa: S105 (a prefix, not a secret)
@@ -146,6 +145,7 @@ def queue(
     )
     session.add(run)
     session.flush()
+    commit_events.announce(session, commit_events.RUN_QUEUED)
     if actor is not None:
         audit.record(
             session,
@@ -191,6 +191,7 @@ def list_for(
 
 def request_cancel(session: Session, access: Access, run: PipelineRun) -> PipelineRun:
     """Cancel: a queued run ends at once; a running one is stopped by its executor."""
+    access.demand(Action.PIPELINE_RUN)
     if run.state in FINISHED:
         raise Conflict(f"run {run.id} has already ended ({run.state})")
     now = utcnow()
@@ -200,6 +201,7 @@ def request_cancel(session: Session, access: Access, run: PipelineRun) -> Pipeli
         run.error = f"cancelled by {access.actor.user.email} before it started"
     elif run.cancel_requested_at is None:
         run.cancel_requested_at = now
+        commit_events.announce(session, commit_events.RUN_CANCEL_REQUESTED, run.id)
     session.flush()
     audit.record(
         session,
@@ -415,21 +417,15 @@ def _trigger_downstream(
     session: Session, box: SecretBox, run: PipelineRun, default_timeout: int
 ) -> list[PipelineRun]:
     queued = []
-    for trig in session.scalars(
-        select(PipelineTrigger).where(PipelineTrigger.source_id == run.pipeline_id)
-    ):
-        target = session.get(Pipeline, trig.pipeline_id)
-        version = latest_version(session, target) if target else None
-        if target is None or version is None:
-            continue
+    for start in automation_kinds.starts(session, automation_kinds.Kind.PIPELINE, run.pipeline_id):
         try:
             # Saved values hold sealed secrets; check them again against the latest version.
-            clear = unseal(box, version, trig.parameters)
+            clear = unseal(box, start.version, start.parameters)
             queued.append(
                 queue(
                     session,
                     box,
-                    version=version,
+                    version=start.version,
                     values=clear,
                     trigger=Trigger.PIPELINE,
                     default_timeout=default_timeout,
@@ -437,7 +433,8 @@ def _trigger_downstream(
                 )
             )
         except Invalid as exc:  # the target's parameters changed since the trigger was set
-            system_log(session, run.id, f"could not start {target.code}: {exc.message}", "error")
+            code = start.version.pipeline.code
+            system_log(session, run.id, f"could not start {code}: {exc.message}", "error")
     return queued
 
 
@@ -492,6 +489,23 @@ def outputs(session: Session, run: PipelineRun) -> Sequence[RunOutput]:
 
 def triggered_by(session: Session, run: PipelineRun) -> User | None:
     return session.get(User, run.triggered_by_id) if run.triggered_by_id else None
+
+
+def load_for_list(session: Session, rows: Sequence[PipelineRun]) -> dict[uuid.UUID, User]:
+    """What a list of runs shows beyond the rows, in a few queries whatever their number:
+    their pipelines and versions (loaded into the session) and who started them."""
+    if not rows:
+        return {}
+    ids = {r.id for r in rows}
+    session.scalars(
+        select(PipelineRun)
+        .where(PipelineRun.id.in_(ids))
+        .options(selectinload(PipelineRun.pipeline), selectinload(PipelineRun.version))
+    ).all()
+    people = {r.triggered_by_id for r in rows if r.triggered_by_id}
+    if not people:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(people)))}
 
 
 def resolve_token(session: Session, token: str) -> PipelineRun | None:

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Pipeline, PipelineRun, PipelineSchedule, Workspace, utcnow
 from joliba.domain.errors import Invalid, JolibaError, NotFound
+from joliba.domain.permissions import Action
 from joliba.domain.runs import RunState, Trigger
 from joliba.domain.schedules import Overlap, check_cron, next_slot, zone
-from joliba.services import audit, runs
+from joliba.services import audit, commit_events, runs
 from joliba.services.crypto import SecretBox
 from joliba.services.pipelines import get_version, latest_version
 from joliba.services.workspaces import Access
@@ -59,6 +60,7 @@ def create(
     enabled: bool = True,
 ) -> PipelineSchedule:
     """Add a schedule; its parameter values are checked now against the latest version."""
+    access.demand(Action.PIPELINE_WRITE)
     expression = check_cron(cron)
     tz = time_zone or access.workspace.time_zone
     zone(tz)
@@ -76,6 +78,7 @@ def create(
     )
     session.add(schedule)
     session.flush()
+    commit_events.announce(session, commit_events.SCHEDULES_CHANGED)
     audit.record(
         session,
         "schedule.create",
@@ -89,11 +92,13 @@ def create(
 def set_enabled(
     session: Session, access: Access, schedule: PipelineSchedule, enabled: bool
 ) -> PipelineSchedule:
+    access.demand(Action.PIPELINE_WRITE)
     if enabled and not schedule.enabled:
         # Resume from now: slots missed while paused are not run.
         schedule.next_at = next_slot(schedule.cron, schedule.time_zone, utcnow())
     schedule.enabled = enabled
     session.flush()
+    commit_events.announce(session, commit_events.SCHEDULES_CHANGED)
     audit.record(
         session,
         "schedule.update",
@@ -106,6 +111,7 @@ def set_enabled(
 
 
 def delete(session: Session, access: Access, schedule: PipelineSchedule) -> None:
+    access.demand(Action.PIPELINE_WRITE)
     session.delete(schedule)
     session.flush()
     audit.record(

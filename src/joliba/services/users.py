@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from joliba.db.tables import User, UserSession, utcnow
 from joliba.domain import backoff
+from joliba.domain.emails import normalise_email as normalise_email  # the one email check
 from joliba.domain.errors import Conflict, Invalid, NotFound, TooManyRequests
 from joliba.domain.paging import PageRequest
 from joliba.services import audit, dataset_tokens, tokens
@@ -25,13 +25,6 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 #: Failed sign-ins older than this no longer slow anyone down.
 FAILURES_KEPT = timedelta(days=1)
-
-
-def normalise_email(email: str, *, field: str = "email") -> str:
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise Invalid(f"{field}: {exc}", details={"field": field}) from None
 
 
 def check_password(password: str, *, field: str = "password") -> str:

@@ -1,4 +1,8 @@
-"""Secret webhook URLs that start a pipeline's run with the JSON parameters posted to them."""
+"""A pipeline's secret webhook URL, which starts a run with the JSON parameters posted to it.
+
+Turning it on and off is the webhook kind of ``services/automations.py``; what is particular to
+it lives here: the secret (only its hash is stored, on the pipeline) and the run a post starts.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from joliba.db.tables import Pipeline, PipelineRun, Workspace
 from joliba.domain.errors import Conflict, NotFound
+from joliba.domain.permissions import Action
 from joliba.domain.runs import Trigger
 from joliba.services import audit, runs
 from joliba.services.crypto import SecretBox, new_token, token_hash
@@ -21,6 +26,7 @@ WEBHOOK_PREFIX = "jlw_"
 
 def enable(session: Session, access: Access, pipeline: Pipeline) -> str:
     """A new secret for the pipeline's webhook (any previous URL stops working)."""
+    access.demand(Action.PIPELINE_WRITE)
     secret = new_token(WEBHOOK_PREFIX)
     pipeline.webhook_token_hash = token_hash(secret)
     session.flush()
@@ -35,6 +41,7 @@ def enable(session: Session, access: Access, pipeline: Pipeline) -> str:
 
 
 def disable(session: Session, access: Access, pipeline: Pipeline) -> None:
+    access.demand(Action.PIPELINE_WRITE)
     pipeline.webhook_token_hash = None
     session.flush()
     audit.record(

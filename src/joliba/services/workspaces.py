@@ -18,16 +18,30 @@ from joliba.services import audit
 from joliba.services.actors import Actor
 
 
+class AccessMismatch(RuntimeError):
+    """A service was handed an access proving another action: a wiring bug, never a user's."""
+
+
 @dataclass(frozen=True)
 class Access:
-    """Proof that ``actor`` may do an action in ``workspace``; services take it as input."""
+    """Proof that ``actor`` may do ``action`` in ``workspace``; services take it as input."""
 
     workspace: Workspace
     actor: Actor
     role: Role | None
+    #: The action ``authorize`` checked; services that write demand their own.
+    action: Action
 
     def allows(self, action: Action) -> bool:
         return allows(self.role, action, superuser=self.actor.is_superuser)
+
+    def demand(self, action: Action) -> None:
+        """Called by a service that does ``action``: the caller must have authorised exactly
+        it, so a route that checked a weaker action cannot reach a stronger write."""
+        if self.action is not action:
+            raise AccessMismatch(
+                f"this access proves {self.action.value}, but {action.value} was attempted"
+            )
 
 
 def _not_found(slug: str) -> NotFound:
@@ -60,7 +74,7 @@ def authorize(session: Session, actor: Actor, slug: str, action: Action) -> Acce
         raise _not_found(slug)
     if actor.token_dataset_id is not None and action is not Action.DATASET_READ:
         raise Forbidden("a dataset token may only read its dataset")
-    access = Access(workspace=workspace, actor=actor, role=role)
+    access = Access(workspace=workspace, actor=actor, role=role, action=action)
     if not access.allows(action):
         raise Forbidden(
             f"your role in '{slug}' ({role.value if role else 'none'}) does not allow "
@@ -102,6 +116,25 @@ def list_for(
         .limit(page.limit)
     ).all()
     return [(ws, Role(role) if role else None) for ws, role in rows], total
+
+
+def by_slug(session: Session, slug: str) -> Workspace:
+    """For the server's own CLI, which acts as the instance itself: no actor to authorise."""
+    workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+    if workspace is None:
+        raise _not_found(slug)
+    return workspace
+
+
+def all_with_member_counts(session: Session) -> list[tuple[Workspace, int]]:
+    """Every workspace, by slug, with its number of members (for the server's CLI)."""
+    counts: dict[object, int] = {}
+    for workspace_id, count in session.execute(
+        select(Membership.workspace_id, func.count()).group_by(Membership.workspace_id)
+    ):
+        counts[workspace_id] = count
+    rows = session.scalars(select(Workspace).order_by(Workspace.slug))
+    return [(w, counts.get(w.id, 0)) for w in rows]
 
 
 def check_time_zone(value: str) -> str:
@@ -172,6 +205,7 @@ def update(
     time_zone: str | None = None,
     archived: bool | None = None,
 ) -> Workspace:
+    access.demand(Action.WORKSPACE_UPDATE)
     workspace = access.workspace
     changes: dict[str, object] = {}
     if name is not None and name.strip() != workspace.name:

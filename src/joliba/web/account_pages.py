@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from joliba.domain.paging import PageRequest
+from joliba.http.deps import PlatformDep
 from joliba.services import sessions, tokens, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform

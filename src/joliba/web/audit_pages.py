@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
-from joliba.services import audit, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import audit, units
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.nav import workspace_context
 from joliba.web.render import render
@@ -40,8 +40,7 @@ def audit_log(
     action: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     action = action.strip()
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.AUDIT_READ)
+    with units.work(platform.db, actor, ws, Action.AUDIT_READ) as (session, access):
         rows, total = audit.list_for_workspace(
             session,
             access.workspace,

@@ -1,27 +1,19 @@
-"""Who is browsing, and CSRF protection for every form and HTMX request.
-
-Signed-in pages use the CSRF token stored with the browser session; anonymous forms (sign-in,
-accepting an invitation) use a random token in the ``joliba_csrf`` cookie (double submit).
-"""
+"""Who is browsing (``http.callers`` resolves it), sign-in redirects and the page cookies."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
-from joliba.api.deps import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, PlatformDep, client_ip
-from joliba.domain.errors import Forbidden
-from joliba.services import devices, sessions
+from joliba.http import callers
+from joliba.http.callers import SESSION_COOKIE
+from joliba.http.deps import PlatformDep
+from joliba.services import devices
 from joliba.services.actors import Actor
-from joliba.services.crypto import same
 from joliba.settings import Settings
-
-CSRF_COOKIE = "joliba_csrf"
-CSRF_FIELD = "csrf_token"
 
 
 class SignInRequired(Exception):
@@ -33,41 +25,12 @@ class SignInRequired(Exception):
 
 
 def _load(request: Request, platform: PlatformDep) -> Actor | None:
-    """Resolve the session cookie once per request and remember user and CSRF token."""
-    if hasattr(request.state, "actor"):
-        actor: Actor | None = request.state.actor
-        return actor
-    actor = None
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        with platform.db.session(write=False) as session:
-            row = sessions.resolve(session, cookie)
-            if row is not None:
-                actor = Actor(user=row.user, client_ip=client_ip(request), via="browser")
-                request.state.csrf_token = row.csrf_token
-    if actor is None:
-        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-        request.state.csrf_token = token
-        request.state.new_csrf_cookie = CSRF_COOKIE not in request.cookies
-    request.state.actor = actor
-    request.state.user = actor.user if actor else None
-    return actor
+    # Pages take browser sessions only: an API token never opens a page.
+    return callers.resolve(request, platform, tokens_allowed=False)
 
 
 async def csrf_protect(request: Request, actor: Annotated[Actor | None, Depends(_load)]) -> None:
-    if request.method in SAFE_METHODS:
-        return
-    sent = request.headers.get(CSRF_HEADER)
-    if not sent:
-        form = await request.form()
-        value = form.get(CSRF_FIELD)
-        sent = value if isinstance(value, str) else ""
-    expected = request.state.csrf_token
-    if actor is None:
-        # Anonymous forms: the token must match the cookie the browser already holds.
-        expected = request.cookies.get(CSRF_COOKIE, "")
-    if not sent or not expected or not same(sent, expected):
-        raise Forbidden("the form expired or was not sent from this site; reload and try again")
+    callers.check_csrf(request, await callers.csrf_from_header_or_form(request))
 
 
 def optional_actor(actor: Annotated[Actor | None, Depends(_load)]) -> Actor | None:

@@ -1,10 +1,15 @@
 """What starts a pipeline by itself, and who hears about its runs: one page per pipeline.
 
 ``/w/{ws}/pipelines/{code}/automation``, linked from the pipeline's page, shows its cron
-schedules, its webhook, the pipelines whose success starts it (triggers) and the members
+schedules, its webhook, the pipelines and datasets that start it (triggers) and the members
 emailed about its runs. Editors and admins change them through forms that post to the same
-paths as the API twins (``…/schedules``, ``…/webhook``, ``…/triggers``, ``…/recipients``);
-viewers see the lists only.
+paths as the API twins (``…/schedules``, ``…/webhook``, ``…/triggers``, ``…/dataset-triggers``,
+``…/recipients``); viewers see the lists only.
+
+Triggers and recipients are kinds of one thing (``services/automations.py``): one pair of
+handlers sets and removes any kind, and one template macro (``_automation_sections.html``)
+draws any kind's section from its ``Look``, the wording that is all that differs. Schedules
+have a service of their own, and the webhook a section of its own: its URL is shown once.
 
 Schedules and triggers take parameter values in the run form's generated fields
 (:func:`joliba.web.pipeline_pages.parameter_fields`), checked against the latest version;
@@ -16,33 +21,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from joliba.api.deps import PlatformDep
-from joliba.db.tables import PipelineVersion
+from joliba.db.tables import Pipeline, PipelineVersion
 from joliba.domain.errors import Invalid, NotFound
 from joliba.domain.paging import MAX_PAGE_SIZE, PageRequest
 from joliba.domain.parameters import CONNECTION_TYPES
 from joliba.domain.permissions import Action
+from joliba.http.deps import PlatformDep
 from joliba.services import (
-    dataset_triggers,
+    automations,
     datasets,
     members,
     pipelines,
-    recipients,
     runs,
     schedules,
-    triggers,
-    webhooks,
+    units,
     workspaces,
 )
 from joliba.services.actors import Actor
+from joliba.services.automation_kinds import SAVES_VALUES, Automation, Kind
 from joliba.services.platform import Platform
+from joliba.services.workspaces import Access
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.forms import FormDep, problem, see_other, text
 from joliba.web.nav import workspace_context
@@ -57,12 +63,108 @@ from joliba.web.render import render
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 BASE = "/w/{ws}/pipelines/{code}"
 
+
+@dataclass(frozen=True)
+class Look:
+    """How the page shows one kind of automation: its section, its add form, its messages."""
+
+    kind: Kind
+    #: The section's id and the posts' path (``…/{path}``, ``…/{path}/{source}/remove``).
+    path: str
+    #: The form's name in errors (``{form}.{field}``) and element ids.
+    form: str
+    #: The form's own fields, the one that names the source first.
+    fields: tuple[str, ...]
+    title: str
+    empty: str
+    add: str
+    label: str
+    submit: str
+    #: Shown instead of the form when there is nothing to choose.
+    none: str
+    #: The error when nothing is chosen.
+    choose: str
+    #: The flashes after adding and removing one, with {source}.
+    added: str
+    removed: str
+    #: The remove button's question, with {name} and {pipeline}.
+    confirm: str
+    #: The words around a listed source (kinds that save run values).
+    sentence: tuple[str, str] = ("", "")
+    #: Where a source's own page is: ``/w/{ws}/{link}/{source}``.
+    link: str = ""
+
+    @property
+    def field(self) -> str:
+        return self.fields[0]
+
+    @property
+    def dashed(self) -> str:
+        """The form's name in element ids and ``data-*`` attributes."""
+        return self.form.replace("_", "-")
+
+
+LOOKS = {
+    look.kind: look
+    for look in (
+        Look(
+            Kind.PIPELINE,
+            "triggers",
+            "trigger",
+            ("source",),
+            title="Triggers",
+            empty="No other pipeline starts this one.",
+            add="Run after another pipeline",
+            label="When a run of this pipeline succeeds",
+            submit="Add trigger",
+            none="This is the workspace's only pipeline: push another one to chain them.",
+            choose="source: choose the pipeline whose success starts this one",
+            added="This pipeline now runs after {source} succeeds.",
+            removed="Trigger removed.",
+            confirm="Stop running {pipeline} after {name}?",
+            sentence=("Runs after:", "succeeds"),
+            link="pipelines",
+        ),
+        Look(
+            Kind.DATASET,
+            "dataset-triggers",
+            "dataset_trigger",
+            ("dataset",),
+            title="Dataset triggers",
+            empty="No dataset starts this pipeline.",
+            add="Run on a dataset's new versions",
+            label="When this dataset publishes a version",
+            submit="Add dataset trigger",
+            none="This workspace has no dataset yet, owned or shared.",
+            choose="dataset: choose the dataset whose new versions start this pipeline",
+            added="This pipeline now runs when {source} gets a new version.",
+            removed="Dataset trigger removed.",
+            confirm="Stop running {pipeline} on new versions of {name}?",
+            sentence=("Runs when", "gets a new version"),
+            link="datasets",
+        ),
+        Look(
+            Kind.EMAIL,
+            "recipients",
+            "recipient",
+            ("email", "notify_on"),
+            title="Email recipients",
+            empty="Nobody is emailed about this pipeline's runs.",
+            add="Email a member",
+            label="Member",
+            submit="Add recipient",
+            none="This workspace has no member to email.",
+            choose="email: choose a member",
+            added="{source} will be emailed about runs.",
+            removed="{source} will no longer be emailed.",
+            confirm="Stop emailing {name} about {pipeline}?",
+        ),
+    )
+}
 #: The fields each form names in its errors (``details["field"]``), besides parameters.
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "schedule": ("cron", "time_zone", "overlap"),
-    "trigger": ("source",),
-    "dataset_trigger": ("dataset",),
-    "recipient": ("email", "notify_on"),
+    **{look.form: look.fields for look in LOOKS.values()},
 }
 #: Values of each type for the webhook's curl example, when a parameter has no default.
 SAMPLES: dict[str, Any] = {"int": 1, "float": 1.5, "bool": True}
@@ -75,6 +177,23 @@ class Posted:
     name: str
     form: FormData
     exc: Invalid
+
+
+@dataclass(frozen=True)
+class Section:
+    """What the macro draws for one kind: its list, and its add form when one may add."""
+
+    look: Look
+    #: Where its forms post: ``…/{look.path}``.
+    action: str
+    #: The kind's automations, each with its parameter values as shown (secrets masked).
+    entries: list[tuple[Automation, dict[str, Any]]]
+    #: The source select's (value, label) options.
+    choices: list[tuple[str, str]]
+    addable: bool
+    fields: list[FormField] = field(default_factory=list)
+    #: Sources listed by a name, with their code beside it (pipelines).
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 def automation_url(ws: str, code: str) -> str:
@@ -96,8 +215,7 @@ def schedule_create(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
 ) -> Response:
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
+        with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
             pipeline = pipelines.get(session, access, code)
             version = pipelines.get_version(session, pipeline, None)
             schedules.create(
@@ -112,7 +230,6 @@ def schedule_create(
             )
     except Invalid as exc:
         return _page(request, platform, actor, ws, code, posted=Posted("schedule", form, exc))
-    platform.signals.queued()  # the runner recomputes when to wake
     return see_other(automation_url(ws, code), "Schedule added.")
 
 
@@ -133,12 +250,10 @@ def schedule_resume(
 def _set_enabled(
     platform: Platform, actor: Actor, ws: str, code: str, schedule_id: str, *, enabled: bool
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
         pipeline = pipelines.get(session, access, code)
         schedule = schedules.get(session, pipeline, schedule_id)
         schedules.set_enabled(session, access, schedule, enabled)
-    platform.signals.queued()
     return see_other(
         automation_url(ws, code), "Schedule resumed." if enabled else "Schedule paused."
     )
@@ -148,8 +263,7 @@ def _set_enabled(
 def schedule_delete(
     platform: PlatformDep, actor: PageActor, ws: str, code: str, schedule_id: str
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
         pipeline = pipelines.get(session, access, code)
         schedules.delete(session, access, schedules.get(session, pipeline, schedule_id))
     return see_other(automation_url(ws, code), "Schedule deleted.")
@@ -162,9 +276,9 @@ def schedule_delete(
 def webhook_create(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-        secret = webhooks.enable(session, access, pipelines.get(session, access, code))
+    with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
+        pipeline = pipelines.get(session, access, code)
+        secret = automations.set(session, access, platform.box, pipeline, Kind.WEBHOOK).secret
     url = f"{platform.settings.base_url.rstrip('/')}/api/v1/hooks/{secret}"
     # Rendered, not redirected: the URL must not travel in a Location header, and is shown
     # only now.
@@ -175,140 +289,103 @@ def webhook_create(
 
 @router.post(BASE + "/webhook/off")
 def webhook_off(platform: PlatformDep, actor: PageActor, ws: str, code: str) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-        webhooks.disable(session, access, pipelines.get(session, access, code))
+    with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
+        pipeline = pipelines.get(session, access, code)
+        automations.remove(session, access, pipeline, Kind.WEBHOOK)
     return see_other(automation_url(ws, code), "Webhook turned off: its URL no longer works.")
 
 
-# ----- Triggers -----
+# ----- Triggers and recipients: every kind through the same two handlers -----
 
 
 @router.post(BASE + "/triggers")
 def trigger_set(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
 ) -> Response:
-    source = text(form, "source")
-    try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-            pipeline = pipelines.get(session, access, code)
-            version = pipelines.get_version(session, pipeline, None)
-            if not source:
-                raise Invalid(
-                    "source: choose the pipeline whose success starts this one",
-                    details={"field": "source"},
-                )
-            try:
-                pipelines.get(session, access, source)
-            except NotFound as exc:
-                raise Invalid(f"source: {exc.message}", details={"field": "source"}) from None
-            triggers.set_trigger(
-                session,
-                access,
-                platform.box,
-                pipeline,
-                source=source,
-                parameters=submitted_values(runs.specs_of(version), form),
-            )
-    except Invalid as exc:
-        return _page(request, platform, actor, ws, code, posted=Posted("trigger", form, exc))
-    return see_other(automation_url(ws, code), f"This pipeline now runs after {source} succeeds.")
+    return _add(request, platform, actor, ws, code, form, LOOKS[Kind.PIPELINE])
 
 
 @router.post(BASE + "/triggers/{source}/remove")
 def trigger_remove(
     platform: PlatformDep, actor: PageActor, ws: str, code: str, source: str
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-        triggers.remove(session, access, pipelines.get(session, access, code), source)
-    return see_other(automation_url(ws, code), "Trigger removed.")
-
-
-# ----- Dataset triggers -----
+    return _remove(platform, actor, ws, code, LOOKS[Kind.PIPELINE], source)
 
 
 @router.post(BASE + "/dataset-triggers")
 def dataset_trigger_set(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
 ) -> Response:
-    dataset = text(form, "dataset")
-    try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-            pipeline = pipelines.get(session, access, code)
-            version = pipelines.get_version(session, pipeline, None)
-            if not dataset:
-                raise Invalid(
-                    "dataset: choose the dataset whose new versions start this pipeline",
-                    details={"field": "dataset"},
-                )
-            try:
-                dataset_triggers.set_trigger(
-                    session,
-                    access,
-                    platform.box,
-                    pipeline,
-                    dataset=dataset,
-                    parameters=submitted_values(runs.specs_of(version), form),
-                )
-            except NotFound as exc:
-                raise Invalid(f"dataset: {exc.message}", details={"field": "dataset"}) from None
-    except Invalid as exc:
-        return _page(
-            request, platform, actor, ws, code, posted=Posted("dataset_trigger", form, exc)
-        )
-    return see_other(
-        automation_url(ws, code), f"This pipeline now runs when {dataset} gets a new version."
-    )
+    return _add(request, platform, actor, ws, code, form, LOOKS[Kind.DATASET])
 
 
 @router.post(BASE + "/dataset-triggers/{dataset}/remove")
 def dataset_trigger_remove(
     platform: PlatformDep, actor: PageActor, ws: str, code: str, dataset: str
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-        dataset_triggers.remove(session, access, pipelines.get(session, access, code), dataset)
-    return see_other(automation_url(ws, code), "Dataset trigger removed.")
-
-
-# ----- Email recipients -----
+    return _remove(platform, actor, ws, code, LOOKS[Kind.DATASET], dataset)
 
 
 @router.post(BASE + "/recipients")
 def recipient_set(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
 ) -> Response:
-    try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-            pipeline = pipelines.get(session, access, code)
-            if not text(form, "email").strip():
-                raise Invalid("email: choose a member", details={"field": "email"})
-            recipient = recipients.set_recipient(
-                session,
-                access,
-                pipeline,
-                email=text(form, "email"),
-                notify_on=text(form, "notify_on") or "failure",
-            )
-            email = recipient.user.email
-    except Invalid as exc:
-        return _page(request, platform, actor, ws, code, posted=Posted("recipient", form, exc))
-    return see_other(automation_url(ws, code), f"{email} will be emailed about runs.")
+    return _add(request, platform, actor, ws, code, form, LOOKS[Kind.EMAIL])
 
 
 @router.post(BASE + "/recipients/remove")
 def recipient_remove(
     platform: PlatformDep, actor: PageActor, ws: str, code: str, form: FormDep
 ) -> Response:
-    email = text(form, "email")
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_WRITE)
-        recipients.remove(session, access, pipelines.get(session, access, code), email)
-    return see_other(automation_url(ws, code), f"{email} will no longer be emailed.")
+    return _remove(platform, actor, ws, code, LOOKS[Kind.EMAIL], text(form, "email"))
+
+
+def _add(
+    request: Request,
+    platform: Platform,
+    actor: Actor,
+    ws: str,
+    code: str,
+    form: FormData,
+    look: Look,
+) -> Response:
+    """Set ``look``'s kind from its form, or show the form again with the error in place."""
+    try:
+        with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
+            pipeline = pipelines.get(session, access, code)
+            specs = []
+            if look.kind in SAVES_VALUES:
+                specs = runs.specs_of(pipelines.get_version(session, pipeline, None))
+            source = text(form, look.field)
+            if not source.strip():
+                raise Invalid(look.choose, details={"field": look.field})
+            try:
+                added = automations.set(
+                    session,
+                    access,
+                    platform.box,
+                    pipeline,
+                    look.kind,
+                    source=source,
+                    parameters=submitted_values(specs, form),
+                    notify_on=text(form, "notify_on") or "failure",
+                )
+            except NotFound as exc:  # an unknown source is the form's error, not a missing page
+                raise Invalid(
+                    f"{look.field}: {exc.message}", details={"field": look.field}
+                ) from None
+    except Invalid as exc:
+        return _page(request, platform, actor, ws, code, posted=Posted(look.form, form, exc))
+    return see_other(automation_url(ws, code), look.added.format(source=added.source))
+
+
+def _remove(
+    platform: Platform, actor: Actor, ws: str, code: str, look: Look, source: str
+) -> Response:
+    with units.work(platform.db, actor, ws, Action.PIPELINE_WRITE) as (session, access):
+        pipeline = pipelines.get(session, access, code)
+        automations.remove(session, access, pipeline, look.kind, source)
+    return see_other(automation_url(ws, code), look.removed.format(source=source))
 
 
 # ----- The page -----
@@ -325,8 +402,7 @@ def _page(
     webhook_url: str = "",
 ) -> Response:
     """The automation page; after a failed post, its form again with the error in place."""
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         pipeline = pipelines.get(session, access, code)
         version = pipelines.latest_version(session, pipeline)
 
@@ -336,63 +412,70 @@ def _page(
             sent = posted.form if posted and posted.name == name else None
             return parameter_fields(session, access, version, sent)
 
-        forms = {
-            "schedule": fields_for("schedule"),
-            "trigger": fields_for("trigger"),
-            "dataset_trigger": fields_for("dataset_trigger"),
-        }
+        # The forms that take parameter values: the schedule's, and those of kinds that save them.
+        valued = [look.form for kind, look in LOOKS.items() if kind in SAVES_VALUES]
+        forms = {name: fields_for(name) for name in ("schedule", *valued)}
         errors: dict[str, str] = {}
         status = 200
         if posted is not None:
             errors = _errors(posted, forms.get(posted.name, []))
             status = problem(posted.exc)[1]
 
-        others, _ = pipelines.list_for(session, access, PageRequest(page_size=MAX_PAGE_SIZE))
-        names = {row.code: row.name for row in others}
-        people, _ = members.list_members(
-            session, access.workspace, PageRequest(page_size=MAX_PAGE_SIZE)
-        )
+        can_edit = access.allows(Action.PIPELINE_WRITE) and not access.workspace.archived
+        listed = automations.list_for(session, access, pipeline)
+        choices, names = _choices(session, access, pipeline)
+        sections = [
+            Section(
+                look,
+                f"/w/{access.workspace.slug}/pipelines/{pipeline.code}/{look.path}",
+                [(a, _shown(version, a.parameters)) for a in listed if a.kind is kind],
+                choices[kind],
+                addable=can_edit and (version is not None or kind not in SAVES_VALUES),
+                fields=forms.get(look.form, []),
+                names=names if kind is Kind.PIPELINE else {},
+            )
+            for kind, look in LOOKS.items()
+        ]
         context = workspace_context(
             access,
             "pipelines",
             pipeline=pipeline,
             latest=version,
-            can_edit=access.allows(Action.PIPELINE_WRITE) and not access.workspace.archived,
+            can_edit=can_edit,
             schedules=[
                 (row, _shown(version, row.parameters))
                 for row in schedules.list_for(session, pipeline)
             ],
-            webhook_on=pipeline.webhook_token_hash is not None,
+            webhook_on=any(a.kind is Kind.WEBHOOK and a.enabled for a in listed),
             webhook_url=webhook_url,
             example_body=_example_body(version),
-            triggers=[
-                (source, names.get(source, source), _shown(version, row.parameters))
-                for row, source in triggers.list_for(session, pipeline)
-            ],
-            sources=[(row.code, row.name) for row in others if row.id != pipeline.id],
-            dataset_triggers=[
-                (ref, _shown(version, row.parameters))
-                for row, ref in dataset_triggers.list_for(session, access, pipeline)
-            ],
-            dataset_refs=[
-                (datasets.ref_of(access, row), row.name)
-                for row in datasets.list_for(session, access, PageRequest(page_size=MAX_PAGE_SIZE))[
-                    0
-                ]
-            ],
-            recipients=[
-                (row.user.email, row.notify_on) for row in recipients.list_for(session, pipeline)
-            ],
-            member_emails=[row.user.email for row in people],
+            sections=sections,
             smtp=bool(platform.settings.smtp_url),
             zones=workspaces.time_zones(),
             schedule_fields=forms["schedule"],
-            trigger_fields=forms["trigger"],
-            dataset_trigger_fields=forms["dataset_trigger"],
             values=_values(posted, access.workspace.time_zone),
             errors=errors,
         )
     return render(request, "pipeline_automation.html", context, status=status)
+
+
+def _choices(
+    session: Session, access: Access, pipeline: Pipeline
+) -> tuple[dict[Kind, list[tuple[str, str]]], dict[str, str]]:
+    """What each kind's form may pick, as (value, label); and the pipelines' names by code."""
+    everything = PageRequest(page_size=MAX_PAGE_SIZE)
+    others, _ = pipelines.list_for(session, access, everything)
+    refs = [
+        (datasets.ref_of(access, row), row.name)
+        for row in datasets.list_for(session, access, everything)[0]
+    ]
+    people, _ = members.list_members(session, access.workspace, everything)
+    choices = {
+        Kind.PIPELINE: [(r.code, f"{r.name} ({r.code})") for r in others if r.id != pipeline.id],
+        Kind.DATASET: [(ref, f"{name} ({ref})") for ref, name in refs],
+        Kind.EMAIL: [(row.user.email, row.user.email) for row in people],
+    }
+    return choices, {row.code: row.name for row in others}
 
 
 def _shown(version: PipelineVersion | None, values: Mapping[str, Any]) -> dict[str, Any]:

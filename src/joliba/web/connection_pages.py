@@ -13,13 +13,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from joliba.api.deps import PlatformDep
 from joliba.db.tables import Connection
 from joliba.domain.connections import FIELDS, MASK, ConnectionType, parse_type
 from joliba.domain.errors import Conflict, Invalid
 from joliba.domain.paging import PageRequest
 from joliba.domain.permissions import Action
-from joliba.services import connections, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import connections, units, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
@@ -38,8 +38,7 @@ Row = dict[str, Any]
 
 @router.get("/w/{ws}/connections")
 def connection_list(request: Request, platform: PlatformDep, actor: PageActor, ws: str) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.CONNECTION_READ)
+    with units.work(platform.db, actor, ws, Action.CONNECTION_READ) as (session, access):
         rows, total = connections.list_for(session, access, PageRequest(page_size=PAGE_SIZE))
     writable = not access.workspace.archived
     context = workspace_context(
@@ -65,8 +64,7 @@ def connection_create(
 ) -> Response:
     kind_value = text(form, "type")
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.CONNECTION_WRITE)
+        with units.work(platform.db, actor, ws, Action.CONNECTION_WRITE) as (session, access):
             kind = parse_type(kind_value)
             values, secret_keys = _submitted(form, kind)
             created = connections.create(
@@ -93,8 +91,7 @@ def connection_create(
 def connection_edit(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, slug: str
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.CONNECTION_READ)
+    with units.work(platform.db, actor, ws, Action.CONNECTION_READ) as (session, access):
         row = connections.get(session, access, slug)
     return _form_page(request, access, row, _stored_form(row))
 
@@ -104,8 +101,7 @@ def connection_update(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, slug: str, form: FormDep
 ) -> Response:
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.CONNECTION_WRITE)
+        with units.work(platform.db, actor, ws, Action.CONNECTION_WRITE) as (session, access):
             row = connections.get(session, access, slug)
             kind = ConnectionType(row.type)
             values, secret_keys = _submitted(form, kind)
@@ -129,8 +125,7 @@ def connection_update(
             )
     except (Invalid, Conflict) as exc:
         message, status = problem(exc)
-        with platform.db.session(write=False) as session:
-            access = workspaces.authorize(session, actor, ws, Action.CONNECTION_READ)
+        with units.work(platform.db, actor, ws, Action.CONNECTION_READ) as (session, access):
             row = connections.get(session, access, slug)
         shown = _echo(form, row.type, row)
         return _form_page(request, access, row, shown, error=message, status=status)
@@ -142,8 +137,7 @@ def connection_update(
 
 @router.post("/w/{ws}/connections/{slug}/delete")
 def connection_delete(platform: PlatformDep, actor: PageActor, ws: str, slug: str) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.CONNECTION_DELETE)
+    with units.work(platform.db, actor, ws, Action.CONNECTION_DELETE) as (session, access):
         connections.delete(session, access, slug)
     return see_other(f"/w/{ws}/connections", f"Connection '{slug}' deleted.")
 
@@ -163,8 +157,7 @@ async def connection_test(
 def _prepare_test(
     platform: Platform, actor: Actor, ws: str, slug: str
 ) -> tuple[Access, connections.TestRequest]:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.CONNECTION_TEST)
+    with units.work(platform.db, actor, ws, Action.CONNECTION_TEST) as (session, access):
         return access, connections.prepare_test(session, access, platform.box, slug)
 
 

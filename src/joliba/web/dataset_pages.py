@@ -18,12 +18,17 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from joliba.api.datasets import dataset_view, version_view
-from joliba.api.deps import PlatformDep
 from joliba.db.tables import Dataset, DatasetFile, DatasetVersion, User
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
+from joliba.http.deps import PlatformDep
+from joliba.http.views import (
+    dataset_version_view,
+    dataset_version_views,
+    dataset_view,
+    dataset_views,
+)
 from joliba.schemas.datasets import DatasetVersion as VersionView
 from joliba.services import (
     dataset_access,
@@ -32,7 +37,7 @@ from joliba.services import (
     dataset_tokens,
     datasets,
     profiles,
-    workspaces,
+    units,
 )
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
@@ -215,9 +220,9 @@ def dataset_context(
         owner=dataset.workspace,
         owned=owned,
         creator=creator.email if creator else None,
-        versions=[version_view(session, v, with_files=False) for v in rows],
+        versions=dataset_version_views(session, rows, with_files=False),
         version_total=version_total,
-        chosen=version_view(session, chosen, with_files=False) if chosen else None,
+        chosen=dataset_version_view(session, chosen, with_files=False) if chosen else None,
         files=files,
         tables=tables,
         exports=EXPORTS,
@@ -269,8 +274,7 @@ def render_dataset(
     status: int = 200,
     **extra: Any,
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
+    with units.work(platform.db, actor, ws, Action.DATASET_READ) as (session, access):
         context = dataset_context(session, access, ref, version, **extra)
     context["cell"] = cell
     return render(request, "datasets/dataset.html", context, status=status)
@@ -302,12 +306,11 @@ def _list_page(
     error: str = "",
     status: int = 200,
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
+    with units.work(platform.db, actor, ws, Action.DATASET_READ) as (session, access):
         rows, total = datasets.list_for(
             session, access, PageRequest(page=page, page_size=PAGE_SIZE), search=search, tag=tag
         )
-        views = [dataset_view(session, access, row) for row in rows]
+        views = dataset_views(session, access, rows)
     filters = {k: v for k, v in (("search", search), ("tag", tag)) if v}
     context = workspace_context(
         access,
@@ -345,8 +348,7 @@ def dataset_create(
 ) -> Response:
     form = {"name": name, "description": description, "tags": tags}
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.DATASET_WRITE)
+        with units.work(platform.db, actor, ws, Action.DATASET_WRITE) as (session, access):
             created = datasets.create(
                 session,
                 access,
@@ -384,8 +386,7 @@ def profile_fragment(
     name: str,
 ) -> Response:
     """A table's profile; while it is computed, the fragment asks for itself again."""
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
+    with units.work(platform.db, actor, ws, Action.DATASET_READ) as (session, access):
         dataset = datasets.get(session, access, ref)
         chosen = datasets.get_version(
             session, dataset, version, drafts=datasets.sees_drafts(access, dataset)

@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.paging import MAX_PAGE
 from joliba.domain.permissions import Action
-from joliba.services import dataset_shares, dataset_tokens, datasets, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import dataset_shares, dataset_tokens, datasets, units
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.dataset_pages import access_log_context, dataset_url, render_dataset
 from joliba.web.forms import problem, see_other
@@ -40,8 +40,7 @@ def share_create(
 ) -> Response:
     target = workspace.strip()
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.DATASET_SHARE)
+        with units.work(platform.db, actor, ws, Action.DATASET_SHARE) as (session, access):
             dataset = datasets.get(session, access, ref, owned=True)
             dataset_shares.share(session, access, dataset, target)
     except (Invalid, Conflict, NotFound) as exc:
@@ -57,8 +56,7 @@ def share_create(
 def share_revoke(
     platform: PlatformDep, actor: PageActor, ws: str, ref: str, target: str
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_SHARE)
+    with units.work(platform.db, actor, ws, Action.DATASET_SHARE) as (session, access):
         dataset = datasets.get(session, access, ref, owned=True)
         dataset_shares.revoke(session, access, dataset, target)
     return _back(ws, ref, "sharing", f"No longer shared with '{target}'.")
@@ -76,8 +74,7 @@ def token_create(
 ) -> Response:
     try:
         days = _days(expires_in_days)
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.DATASET_SHARE)
+        with units.work(platform.db, actor, ws, Action.DATASET_SHARE) as (session, access):
             dataset = datasets.get(session, access, ref, owned=True)
             token, secret = dataset_tokens.create(
                 session, access, dataset, name=name, expires_in_days=days
@@ -94,8 +91,7 @@ def token_create(
 def token_revoke(
     platform: PlatformDep, actor: PageActor, ws: str, ref: str, token_id: uuid.UUID
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_SHARE)
+    with units.work(platform.db, actor, ws, Action.DATASET_SHARE) as (session, access):
         dataset = datasets.get(session, access, ref, owned=True)
         dataset_tokens.revoke(session, access, dataset, token_id)
     return _back(ws, ref, "tokens", "Token revoked.")
@@ -111,8 +107,7 @@ def access_log(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     """A page of the access log: the panel alone for HTMX, else a page of its own."""
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_ACCESS_LOG)
+    with units.work(platform.db, actor, ws, Action.DATASET_ACCESS_LOG) as (session, access):
         dataset = datasets.get(session, access, ref, owned=True)
         context = workspace_context(
             access,

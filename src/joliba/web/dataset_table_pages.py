@@ -1,9 +1,10 @@
 """Reading a dataset's tables in the browser: the preview, the SQL box, comparing versions.
 
 The preview and the SQL answer are HTMX fragments of the dataset page (the SQL form also
-works without JavaScript: it then answers with the whole page). Like the API, DuckDB work
-runs after the database session is closed, a query whose browser goes away is stopped, and
-every preview and query is written to the dataset's access log.
+works without JavaScript: it then answers with the whole page). Like the API, each read is
+one call of :mod:`joliba.services.dataset_reading` (DuckDB work with no transaction open,
+each preview, query and comparison written to the dataset's access log), and a query whose
+browser goes away is stopped.
 """
 
 from __future__ import annotations
@@ -16,16 +17,13 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.datasets import log_read, readable_file
-from joliba.api.deps import PlatformDep
-from joliba.api.disconnects import while_connected
-from joliba.db.tables import Dataset as DatasetRow
-from joliba.db.tables import DatasetFile
 from joliba.domain.errors import Invalid
 from joliba.domain.paging import PageRequest
 from joliba.domain.permissions import Action
-from joliba.services import dataset_reads, datasets, workspaces
-from joliba.services.dataset_access import ReadKind
+from joliba.http.deps import PlatformDep
+from joliba.http.disconnects import while_connected
+from joliba.services import dataset_reading, datasets, units
+from joliba.services.dataset_reading import Rows
 from joliba.storage.table_reads import FILTER_OPS, Filter, Sort
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.dataset_pages import (
@@ -130,18 +128,12 @@ def preview_fragment(
     add_op: Annotated[str, Query(max_length=16)] = "",
     add_value: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
-        dataset, chosen, row = readable_file(session, access, ref, version, name)
-        dataset_reads.check_table(row)
-        path = file_path(ws, datasets.ref_of(access, dataset), chosen.number, row.name)
-    base = f"/w/{path}/preview"
     error = ""
     try:
         kept = _filters(fc, fo, fv)
     except Invalid as exc:
         kept, error = [], exc.message
-    state = PreviewState(base=base, offset=offset, sort=sort, desc=desc and bool(sort))
+    state = PreviewState(base="", offset=offset, sort=sort, desc=desc and bool(sort))
     state.filters = kept
     if add_column:
         try:
@@ -149,40 +141,35 @@ def preview_fragment(
         except Invalid as exc:
             error = exc.message
         state.offset = 0
-    page: dict[str, Any] | None = None
     # A filter or sort that does not fit the table is shown as an error, and dropped: first
     # the filter just added, then the rest, so the table stays readable.
     attempts = [state.filters, kept, None] if state.filters != kept else [kept, None]
-    for attempt in attempts:
-        try:
-            if attempt is None:
-                state.filters, state.sort, state.desc, state.offset = [], "", False, 0
-            else:
-                state.filters = attempt
-            page = dataset_reads.preview(
-                platform.tables,
-                row,
-                offset=state.offset,
-                limit=state.limit,
-                sort=[Sort(state.sort, descending=state.desc)] if state.sort else [],
-                filters=state.filters,
-                max_bytes=platform.settings.query_max_bytes,
-            )
-            break
-        except Invalid as exc:
-            error = error or exc.message
-    if page is None:  # the table itself cannot be read: say why, log nothing
-        page = {"columns": [], "rows": [], "total": 0}
+    sorting = [Sort(state.sort, descending=state.desc)] if state.sort else []
+    read = dataset_reading.preview(
+        platform,
+        actor,
+        ws,
+        ref,
+        version,
+        name,
+        [
+            Rows(0, state.limit)
+            if attempt is None
+            else Rows(state.offset, state.limit, sorting, attempt)
+            for attempt in attempts
+        ],
+    )
+    shown = None if read.shown is None else attempts[read.shown]
+    if shown is None:
+        state.filters, state.sort, state.desc, state.offset = [], "", False, 0
     else:
-        log_read(
-            platform,
-            access,
-            dataset,
-            ReadKind.PREVIEW,
-            version=chosen.name,
-            file=row.name,
-            rows=len(page["rows"]),
-        )
+        state.filters = shown
+    if read.problem is not None:
+        error = error or read.problem.message
+    source = read.source
+    state.base = f"/w/{file_path(ws, source.ref, source.number, source.file)}/preview"
+    # None: the table itself cannot be read; the error says why (and nothing was logged).
+    page = read.page if read.page is not None else {"columns": [], "rows": [], "total": 0}
     context = {
         "state": state,
         "columns": page["columns"],
@@ -205,40 +192,27 @@ async def query(
     version: str,
     sql: Annotated[str, Form(max_length=100_000)],
 ) -> Response:
-    def files() -> tuple[workspaces.Access, DatasetRow, str, list[DatasetFile], str]:
-        with platform.db.session(write=False) as session:
-            access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
-            dataset = datasets.get(session, access, ref)
-            chosen = datasets.get_version(
-                session, dataset, version, drafts=datasets.sees_drafts(access, dataset)
-            )
-            rows = list(datasets.files(session, chosen))
-            return access, dataset, chosen.name, rows, str(chosen.number)
-
-    access, dataset, name, rows, number = await run_in_threadpool(files)
-    settings = platform.settings
     result: dict[str, Any] | None = None
     error = ""
     try:
-        result = await while_connected(
+        read = await while_connected(
             request,
-            lambda interrupt: dataset_reads.query(
-                platform.tables,
-                rows,
+            lambda interrupt: dataset_reading.query(
+                platform,
+                actor,
+                ws,
+                ref,
+                version,
                 sql,
-                max_rows=min(settings.query_max_rows, SQL_ROWS),
-                max_bytes=min(settings.query_max_bytes, SQL_BYTES),
-                timeout=settings.query_timeout_seconds,
+                max_rows=SQL_ROWS,
+                max_bytes=SQL_BYTES,
                 interrupt=interrupt,
             ),
         )
     except Invalid as exc:
-        error = exc.message
+        error, shown = exc.message, version
     else:
-        count = len(result["rows"])
-        await run_in_threadpool(
-            lambda: log_read(platform, access, dataset, ReadKind.QUERY, version=name, rows=count)
-        )
+        result, shown = read.result, str(read.source.number)
     status = 400 if error else 200
 
     def answer() -> Response:
@@ -251,7 +225,7 @@ async def query(
             actor,
             ws,
             ref,
-            number,
+            shown,
             status=status,
             sql=sql,
             sql_result=result,
@@ -273,8 +247,7 @@ def compare(
     key: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     """Two versions side by side: by default the newest and the one before it."""
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.DATASET_READ)
+    with units.work(platform.db, actor, ws, Action.DATASET_READ) as (session, access):
         dataset = datasets.get(session, access, ref)
         ref = datasets.ref_of(access, dataset)
         drafts = datasets.sees_drafts(access, dataset)
@@ -290,22 +263,15 @@ def compare(
         if old and new:
             before = datasets.get_version(session, dataset, old, drafts=drafts)
             after = datasets.get_version(session, dataset, new, drafts=drafts)
-            pair = (
-                (before.number, before.name, list(datasets.files(session, before))),
-                (after.number, after.name, list(datasets.files(session, after))),
-            )
+            pair = (before.number, before.name), (after.number, after.name)
         name = dataset.name
     columns = [k.strip() for k in key.split(",") if k.strip()]
     result: dict[str, Any] | None = None
     error = ""
     if pair is not None:
+        numbers = str(pair[0][0]), str(pair[1][0])
         try:
-            result = dataset_reads.diff(
-                platform.tables, pair[0][2], pair[1][2], key=columns or None
-            )
-            log_read(
-                platform, access, dataset, ReadKind.DIFF, version=f"{pair[0][1]} → {pair[1][1]}"
-            )
+            result = dataset_reading.diff(platform, actor, ws, ref, *numbers, key=columns).result
         except Invalid as exc:
             error = exc.message
     context = workspace_context(

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.errors import BadGateway, Invalid, NotFound
 from joliba.domain.permissions import Action
-from joliba.services import dhis2_lookups, pipelines, runs, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import dhis2_lookups, pipelines, runs, units
 from joliba.services.actors import Actor
 from joliba.services.dhis2_lookups import Item, LookupRequest
 from joliba.services.platform import Platform
@@ -96,8 +96,7 @@ def _prepare(
     version: int | None,
 ) -> tuple[Picker, LookupRequest | None]:
     lookup: LookupRequest | None = None
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_RUN)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_RUN) as (session, access):
         pipeline = pipelines.get(session, access, code)
         specs = runs.specs_of(pipelines.get_version(session, pipeline, version))
         spec = next((s for s in specs if s.code == param), None)

@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid, NotFound
 from joliba.domain.paths import clean_path, name_of
 from joliba.domain.permissions import Action
-from joliba.services import files, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import files, units, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
@@ -91,8 +91,7 @@ def file_delete(
     path: PathField,
     folder: PathField = "",
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.FILE_DELETE)
+    with units.work(platform.db, actor, ws, Action.FILE_DELETE) as (session, access):
         files.delete(session, platform.store, access, path)
     return see_other(listing_url(ws, folder), f"'{path}' deleted.")
 

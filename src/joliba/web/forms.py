@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from joliba.api.errors import status_of
 from joliba.domain.errors import JolibaError
+from joliba.http.errors import status_of
 
 
 async def form_data(request: Request) -> FormData:

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep, client_ip
 from joliba.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from joliba.http.callers import client_ip
+from joliba.http.deps import PlatformDep
 from joliba.services import invitations, sessions, users
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform

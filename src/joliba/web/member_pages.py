@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid
 from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action, Role
-from joliba.services import invitations, members, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import invitations, members, units
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.web.auth import PageActor, csrf_protect
@@ -46,8 +46,7 @@ def member_list(
 def member_role(
     platform: PlatformDep, actor: PageActor, ws: str, user_id: uuid.UUID, role: RoleField
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.MEMBER_MANAGE)
+    with units.work(platform.db, actor, ws, Action.MEMBER_MANAGE) as (session, access):
         member = members.set_role(session, access, user_id, role)
         email = member.user.email
     return see_other(f"/w/{ws}/members", f"{email} is now {role.value}.")
@@ -55,8 +54,7 @@ def member_role(
 
 @router.post("/w/{ws}/members/{user_id}/remove")
 def member_remove(platform: PlatformDep, actor: PageActor, ws: str, user_id: uuid.UUID) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.MEMBER_MANAGE)
+    with units.work(platform.db, actor, ws, Action.MEMBER_MANAGE) as (session, access):
         members.remove(session, access, user_id)
     if user_id == actor.user.id and not actor.is_superuser:
         # You just left: the workspace pages would now answer 404.
@@ -74,8 +72,7 @@ def invitation_create(
     role: RoleField = Role.VIEWER,
 ) -> Response:
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.MEMBER_MANAGE)
+        with units.work(platform.db, actor, ws, Action.MEMBER_MANAGE) as (session, access):
             created = invitations.create(
                 session,
                 access,
@@ -106,8 +103,7 @@ def invitation_create(
 def invitation_revoke(
     platform: PlatformDep, actor: PageActor, ws: str, invitation_id: uuid.UUID
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.MEMBER_MANAGE)
+    with units.work(platform.db, actor, ws, Action.MEMBER_MANAGE) as (session, access):
         invitations.revoke(session, access, invitation_id)
     return see_other(f"/w/{ws}/members", "Invitation revoked.")
 
@@ -124,8 +120,7 @@ def _page(
     status: int = 200,
     invited: dict[str, str] | None = None,
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.MEMBER_LIST)
+    with units.work(platform.db, actor, ws, Action.MEMBER_LIST) as (session, access):
         rows, total = members.list_members(
             session, access.workspace, PageRequest(page=page, page_size=PAGE_SIZE)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from joliba.api import errors
+from joliba.http import errors
 from joliba.web import (
     account_pages,
     audit_pages,

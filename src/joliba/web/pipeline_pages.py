@@ -21,18 +21,19 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from joliba.api.deps import PlatformDep
-from joliba.api.views import pipeline_view, run_view
 from joliba.db.tables import Pipeline, PipelineVersion
 from joliba.domain.errors import Invalid, NotFound
 from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.parameters import CONNECTION_TYPES, ParameterSpec, parse_text
 from joliba.domain.permissions import Action
+from joliba.domain.run_limits import Limits
 from joliba.domain.runs import Trigger
-from joliba.runner.sandbox import Limits
+from joliba.http.deps import PlatformDep
+from joliba.http.views import pipeline_views, run_views
 from joliba.schemas.pipelines import Run
-from joliba.services import connections, pipelines, runs, schedules, triggers, workspaces
+from joliba.services import automations, connections, pipelines, runs, schedules, units
 from joliba.services.actors import Actor
+from joliba.services.automation_kinds import Kind
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
 from joliba.web.auth import PageActor, csrf_protect
@@ -123,12 +124,11 @@ def pipeline_list(
     ws: str,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         rows, total = pipelines.list_for(
             session, access, PageRequest(page=page, page_size=PAGE_SIZE)
         )
-        views = [pipeline_view(session, row) for row in rows]
+        views = pipeline_views(session, rows)
     context = workspace_context(
         access, "pipelines", pipelines=views, total=total, page=page, page_size=PAGE_SIZE
     )
@@ -139,8 +139,7 @@ def pipeline_list(
 def pipeline_page(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, code: str
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         pipeline = pipelines.get(session, access, code)
         version = pipelines.latest_version(session, pipeline)
         fields = parameter_fields(session, access, version, None) if version else []
@@ -155,8 +154,7 @@ def run_create(
 ) -> Response:
     number = text(form, "version")
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_RUN)
+        with units.work(platform.db, actor, ws, Action.PIPELINE_RUN) as (session, access):
             pipeline = pipelines.get(session, access, code)
             # The version the form was drawn from: a push meanwhile must not reinterpret it.
             version = pipelines.get_version(
@@ -174,7 +172,6 @@ def run_create(
             run_id = run.id
     except Invalid as exc:
         return _form_again(request, platform, actor, ws, code, form, exc)
-    platform.signals.queued()
     return see_other(run_url(ws, run_id), "Run queued.")
 
 
@@ -212,8 +209,7 @@ def _form_again(
     exc: Invalid,
 ) -> Response:
     message, status = problem(exc)
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         pipeline = pipelines.get(session, access, code)
         number = text(form, "version")
         version: PipelineVersion | None
@@ -377,8 +373,7 @@ def limits_update(
         chosen[name] = int(value) if value else None
     instance = asdict(Limits.from_settings(platform.settings))
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_LIMITS)
+        with units.work(platform.db, actor, ws, Action.PIPELINE_LIMITS) as (session, access):
             pipelines.set_limits(session, access, code, chosen, instance=instance)
     except Invalid as exc:
         return see_other(f"/w/{ws}/pipelines/{code}#limits", exc.message)
@@ -407,10 +402,7 @@ def _page_context(
     versions, version_total = pipelines.list_versions(
         session, pipeline, PageRequest(page_size=VERSIONS_SHOWN)
     )
-    recent = [
-        run_view(session, r, with_outputs=False)
-        for r in pipelines.last_runs(session, pipeline, limit=RUNS_CHARTED)
-    ]
+    recent = run_views(session, pipelines.last_runs(session, pipeline, limit=RUNS_CHARTED))
     return workspace_context(
         access,
         "pipelines",
@@ -425,7 +417,9 @@ def _page_context(
         bars=_chart(recent, datetime.now(UTC)),
         schedules=schedules.list_for(session, pipeline),
         webhook_on=pipeline.webhook_token_hash is not None,
-        trigger_sources=[code for _, code in triggers.list_for(session, pipeline)],
+        trigger_sources=[
+            a.source for a in automations.list_for(session, access, pipeline, Kind.PIPELINE)
+        ],
         chart={"width": RUNS_CHARTED * CHART_SLOT, "height": CHART_HEIGHT, "bar": CHART_BAR},
         can_run=access.allows(Action.PIPELINE_RUN) and not access.workspace.archived,
         limits=_limit_rows(pipeline, instance),

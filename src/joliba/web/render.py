@@ -15,8 +15,7 @@ from fastapi.templating import Jinja2Templates
 from joliba import __version__
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Action
-from joliba.runner.sandbox import notice as sandbox_notice
-from joliba.web.auth import CSRF_COOKIE
+from joliba.http.callers import CSRF_COOKIE
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -76,9 +75,7 @@ def render(
         "user": user,
         # Instance admins see on every page when pipeline code is not (or cannot be) sandboxed.
         "sandbox_notice": (
-            sandbox_notice(request.app.state.platform.settings)
-            if getattr(user, "is_superuser", False)
-            else None
+            request.app.state.sandbox_notice() if getattr(user, "is_superuser", False) else None
         ),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "flash": request.query_params.get("flash", ""),

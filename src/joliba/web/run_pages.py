@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from joliba.api.deps import PlatformDep
-from joliba.api.views import run_view
 from joliba.db.tables import PipelineRun, utcnow
 from joliba.domain.errors import Conflict
 from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, RunState
-from joliba.services import pipelines, runs, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.http.views import run_view, run_views
+from joliba.services import pipelines, runs, units
 from joliba.services.workspaces import Access
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.forms import see_other
@@ -86,8 +86,7 @@ def run_list(
     pipeline: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     state = state.strip() if state.strip() in STATES else ""
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         only = pipelines.get(session, access, pipeline) if pipeline else None
         rows, total = runs.list_for(
             session,
@@ -96,7 +95,7 @@ def run_list(
             pipeline=only,
             state=state or None,
         )
-        views = [run_view(session, r, with_outputs=False) for r in rows]
+        views = run_views(session, rows)
         names = {r.pipeline.code: r.pipeline.name for r in rows}
     filters = {k: v for k, v in (("state", state), ("pipeline", pipeline)) if v}
     context = workspace_context(
@@ -121,8 +120,7 @@ def run_list(
 def run_page(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, run_id: str
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         run = runs.get(session, access, run_id)
         context = _summary_context(session, access, run)
         lines = runs.logs(session, run, limit=LOG_LINES)
@@ -141,23 +139,26 @@ def run_summary(
     request: Request, platform: PlatformDep, actor: PageActor, ws: str, run_id: str
 ) -> Response:
     """The run page's summary (state, times, progress, outputs, cancel), for live refresh."""
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.PIPELINE_READ)
+    with units.work(platform.db, actor, ws, Action.PIPELINE_READ) as (session, access):
         context = _summary_context(session, access, runs.get(session, access, run_id))
     return render(request, "_run_summary.html", context)
 
 
 @router.post("/w/{ws}/runs/{run_id}/cancel")
 def run_cancel(platform: PlatformDep, actor: PageActor, ws: str, run_id: str) -> Response:
-    try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.PIPELINE_RUN)
-            run = runs.request_cancel(session, access, runs.get(session, access, run_id))
-            key, state = run.id, run.state
-    except Conflict as exc:
-        # Typically: it ended while the page was open. Show the run as it is now.
-        return see_other(run_url(ws, run_id), exc.message)
-    platform.signals.cancel_requested(key)
+    # An archived workspace's refusal (409) comes from the unit of work and is answered as
+    # an error page; only the run's own conflict is shown on the run page.
+    with units.work(platform.db, actor, ws, Action.PIPELINE_RUN) as (session, access):
+        run = runs.get(session, access, run_id)
+        try:
+            state = runs.request_cancel(session, access, run).state
+        except Conflict as exc:
+            # Typically: it ended while the page was open. Show the run as it is now.
+            ended = exc.message
+        else:
+            ended = ""
+    if ended:
+        return see_other(run_url(ws, run_id), ended)
     flash = "Run cancelled." if state == RunState.CANCELLED else "Cancel requested: stopping…"
     return see_other(run_url(ws, run_id), flash)
 

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from joliba.api.deps import SESSION_COOKIE, PlatformDep, client_ip
 from joliba.domain.errors import TooManyRequests
+from joliba.http.callers import SESSION_COOKIE, client_ip
+from joliba.http.deps import PlatformDep
 from joliba.services import audit, sessions, users
 from joliba.web.auth import (
     MaybeActor,

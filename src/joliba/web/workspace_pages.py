@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from joliba.api.deps import PlatformDep
 from joliba.domain.errors import Conflict, Invalid
 from joliba.domain.paging import MAX_PAGE, PageRequest
 from joliba.domain.permissions import Action
-from joliba.services import connections, files, members, quotas, workspaces
+from joliba.http.deps import PlatformDep
+from joliba.services import connections, files, members, quotas, units, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.services.workspaces import Access
@@ -110,8 +110,7 @@ def workspace_settings(
     time_zone: TimeZone = "UTC",
 ) -> Response:
     try:
-        with platform.db.transaction() as session:
-            access = workspaces.authorize(session, actor, ws, Action.WORKSPACE_UPDATE)
+        with units.work(platform.db, actor, ws, Action.WORKSPACE_UPDATE) as (session, access):
             workspaces.update(
                 session, access, name=name, description=description, time_zone=time_zone
             )
@@ -129,8 +128,7 @@ def workspace_archive(
     ws: str,
     archived: Annotated[bool, Form()],
 ) -> Response:
-    with platform.db.transaction() as session:
-        access = workspaces.authorize(session, actor, ws, Action.WORKSPACE_UPDATE)
+    with units.work(platform.db, actor, ws, Action.WORKSPACE_UPDATE) as (session, access):
         workspaces.update(session, access, archived=archived)
     return see_other(f"/w/{ws}", "Workspace archived." if archived else "Workspace unarchived.")
 
@@ -145,8 +143,7 @@ def _home(
     error: str = "",
     status: int = 200,
 ) -> Response:
-    with platform.db.session(write=False) as session:
-        access = workspaces.authorize(session, actor, ws, Action.WORKSPACE_VIEW)
+    with units.work(platform.db, actor, ws, Action.WORKSPACE_VIEW) as (session, access):
         one = PageRequest(page_size=1)
         _, member_count = members.list_members(session, access.workspace, one)
         _, connection_count = connections.list_for(session, access, one)

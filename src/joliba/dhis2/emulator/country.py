@@ -77,6 +77,32 @@ def rectangle(west: float, south: float, east: float, north: float) -> Obj:
     return {"type": "Polygon", "coordinates": [[[round(x, 4), round(y, 4)] for x, y in ring]]}
 
 
+def multipolygon(*parts: tuple[float, float, float, float]) -> Obj:
+    """Several rectangles (west, south, east, north) as one GeoJSON MultiPolygon."""
+    return {"type": "MultiPolygon", "coordinates": [rectangle(*p)["coordinates"] for p in parts]}
+
+
+#: Districts (by their number in the region) with islands off their east coast, as real
+#: coastal and lake districts are MultiPolygons; the value is how many islands.
+ISLAND_DISTRICTS = {2: 1, 6: 2}
+#: The share of such a district's cell (from its west edge) that is mainland; its facilities
+#: are placed there.
+MAINLAND = 0.7
+
+
+def district_geometry(west: float, south: float, width: float, height: float, islands: int) -> Obj:
+    """A district's cell as a rectangle, or as mainland and islands when it has some."""
+    if not islands:
+        return rectangle(west, south, west + width, south + height)
+    parts = [(west, south, west + (MAINLAND + 0.02) * width, south + height)]
+    spans = [(0.55, 0.8), (0.15, 0.35)][:islands]
+    for low, high in spans:
+        parts.append(
+            (west + 0.8 * width, south + low * height, west + 0.95 * width, south + high * height)
+        )
+    return multipolygon(*parts)
+
+
 @dataclass
 class Country:
     """Metadata collections by DHIS2 resource name, with a few indexes the API needs."""
@@ -128,6 +154,15 @@ class Country:
     def cocs_of(self, data_element: str) -> list[str]:
         combo = self.by_id[data_element]["categoryCombo"]["id"]
         return self.combo_cocs[combo]
+
+    def attribute_option_combos_of(self, data_element: str) -> set[str]:
+        """The attribute option combos of the data sets the element is in (the default one
+        for an element in none)."""
+        found: set[str] = set()
+        for member in self.by_id[data_element].get("dataSetElements") or []:
+            data_set = self.by_id[member["dataSet"]["id"]]
+            found.update(self.combo_cocs[data_set["categoryCombo"]["id"]])
+        return found or {DEFAULT_COC}
 
 
 def build_country(seed: int = 1, scale: float = 1.0) -> Country:
@@ -203,13 +238,14 @@ def _org_units(country: Country, rng: random.Random) -> None:
         for d in range(9):
             dw, ds = rw + (d % 3) * region_w / 3, rs + (d // 3) * region_h / 3
             dname = f"{_word(rng, 2)} ({region_name})" if d else f"{region_name} Commune"
+            islands = ISLAND_DISTRICTS.get(d, 0)
             district = _org_unit(
                 country,
                 uid(seed, "ou", r + 1, d + 1),
                 dname,
                 3,
                 region,
-                rectangle(dw, ds, dw + region_w / 3, ds + region_h / 3),
+                district_geometry(dw, ds, region_w / 3, region_h / 3, islands),
                 f"OU_D{r + 1:02d}{d + 1:02d}",
             )
             count = max(1, round(per_district * country.scale * rng.uniform(0.7, 1.3)))
@@ -217,10 +253,12 @@ def _org_units(country: Country, rng: random.Random) -> None:
                 kind = rng.choices(
                     [k for k, _ in FACILITY_KINDS], weights=[w for _, w in FACILITY_KINDS]
                 )[0]
+                # the same draws with or without islands: the rest of the country is unchanged
+                across = rng.uniform(0.02, 0.98) * (MAINLAND if islands else 1.0)
                 point = {
                     "type": "Point",
                     "coordinates": [
-                        round(dw + rng.uniform(0.02, 0.98) * region_w / 3, 4),
+                        round(dw + across * region_w / 3, 4),
                         round(ds + rng.uniform(0.02, 0.98) * region_h / 3, 4),
                     ],
                 }
@@ -329,6 +367,47 @@ def _categories(country: Country) -> None:
         )
         country.add("categoryCombos", combo)
         country.combo_cocs[combo_id] = coc_ids
+    _funding(country)
+
+
+def _funding(country: Country) -> None:
+    """An attribute combo, as data sets reported by several funders or partners have: the
+    values of its data set are told apart by their attribute option combo."""
+    seed = country.seed
+    names = ["Government", "Donor"]
+    option_ids = []
+    for name in names:
+        option = base(uid(seed, "co", "funding", name), name)
+        country.add("categoryOptions", option)
+        option_ids.append(option["id"])
+    category = base(uid(seed, "cat", "funding"), "Funding")
+    category.update(
+        {"dataDimensionType": "ATTRIBUTE", "categoryOptions": [ref(i) for i in option_ids]}
+    )
+    country.add("categories", category)
+    combo = base(uid(seed, "cc", "funding"), "Funding")
+    coc_ids = []
+    for name, option_id in zip(names, option_ids, strict=True):
+        coc = base(uid(seed, "coc", "funding", name), name)
+        coc.update(
+            {
+                "categoryCombo": ref(combo["id"]),
+                "categoryOptions": [ref(option_id)],
+                "ignoreApproval": False,
+            }
+        )
+        country.add("categoryOptionCombos", coc)
+        coc_ids.append(coc["id"])
+    combo.update(
+        {
+            "dataDimensionType": "ATTRIBUTE",
+            "categories": [ref(category["id"])],
+            "categoryOptionCombos": [ref(c) for c in coc_ids],
+            "isDefault": False,
+        }
+    )
+    country.add("categoryCombos", combo)
+    country.combo_cocs[combo["id"]] = coc_ids
 
 
 def _data_element(
@@ -449,38 +528,53 @@ def _data_sets_and_indicators(country: Country) -> None:
     seed = country.seed
     facilities = [ref(f["id"]) for f in country.level(4)]
     groups = {g["name"]: g for g in country.collections["dataElementGroups"]}
+    funding = uid(seed, "cc", "funding")
+    # name, period type, element groups, attribute combo, whether the form names the
+    # disaggregation of its elements (a data set element's categoryCombo; here always the
+    # element's own, so that its values have the same combos in every data set)
     sets = [
-        ("Malaria monthly report", "Monthly", ["Malaria"]),
-        ("Reproductive and child health", "Monthly", ["ANC", "Delivery", "Family planning"]),
-        ("Immunisation and nutrition", "Monthly", ["EPI", "Nutrition"]),
-        ("HIV and TB", "Monthly", ["HIV", "TB"]),
-        ("Outpatient monthly report", "Monthly", ["OPD", "Facility"]),
-        ("Essential medicines stock", "Monthly", ["Stocks"]),
-        ("IDSR weekly report", "Weekly", ["IDSR"]),
+        ("Malaria monthly report", "Monthly", ["Malaria"], DEFAULT_COMBO, False),
+        (
+            "Reproductive and child health",
+            "Monthly",
+            ["ANC", "Delivery", "Family planning"],
+            DEFAULT_COMBO,
+            False,
+        ),
+        ("Immunisation and nutrition", "Monthly", ["EPI", "Nutrition"], DEFAULT_COMBO, False),
+        ("HIV and TB", "Monthly", ["HIV", "TB"], DEFAULT_COMBO, False),
+        ("Outpatient monthly report", "Monthly", ["OPD", "Facility"], DEFAULT_COMBO, False),
+        ("Essential medicines stock", "Monthly", ["Stocks"], DEFAULT_COMBO, False),
+        ("IDSR weekly report", "Weekly", ["IDSR"], DEFAULT_COMBO, True),
+        # HIV values entered again by funder: only imported values have its option combos
+        ("HIV services by funding", "Monthly", ["HIV"], funding, False),
     ]
-    for name, period_type, group_names in sets:
+    for name, period_type, group_names, attribute_combo, named in sets:
         identifier = uid(seed, "ds", name)
         data_set = base(identifier, name)
         elements = [m["id"] for g in group_names for m in groups[g]["dataElements"]]
+        entries: list[Obj] = []
+        for element in elements:
+            entry: Obj = {"dataSet": ref(identifier), "dataElement": ref(element)}
+            combo = country.by_id[element]["categoryCombo"]["id"]
+            if named and combo != DEFAULT_COMBO:
+                entry["categoryCombo"] = ref(combo)
+            entries.append(entry)
+            # one DataSetElement, seen from the data set and from the element
+            country.by_id[element]["dataSetElements"].append(dict(entry))
         data_set.update(
             {
                 "periodType": period_type,
-                "categoryCombo": ref(DEFAULT_COMBO),
+                "categoryCombo": ref(attribute_combo),
                 "openFuturePeriods": 0,
                 "expiryDays": 0,
                 "timelyDays": 15,
-                "dataSetElements": [
-                    {"dataSet": ref(identifier), "dataElement": ref(e)} for e in elements
-                ],
+                "dataSetElements": entries,
                 "organisationUnits": facilities,
                 "indicators": [],
             }
         )
         country.add("dataSets", data_set)
-        for element in elements:
-            country.by_id[element]["dataSetElements"].append(
-                {"dataSet": ref(identifier), "dataElement": ref(element)}
-            )
     percent = base(uid(seed, "indtype", "percent"), "Percent")
     percent.update({"factor": 100, "number": False})
     country.add("indicatorTypes", percent)
@@ -563,6 +657,16 @@ def _data_sets_and_indicators(country: Country) -> None:
         group = base(uid(seed, "indgroup", name), name)
         group["indicators"] = [ref(m) for m in members]
         country.add("indicatorGroups", group)
+    # the indicators each data set's reports show, by theme
+    shown_in = {
+        "Malaria": "Malaria monthly report",
+        "RMNCH": "Reproductive and child health",
+        "EPI": "Immunisation and nutrition",
+        "OPD": "Outpatient monthly report",
+    }
+    for group_name, data_set_name in shown_in.items():
+        data_set = country.by_id[uid(seed, "ds", data_set_name)]
+        data_set["indicators"] = [ref(i) for i in by_group[group_name]]
 
 
 def _programs(country: Country) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -43,34 +44,94 @@ def _date(text: str) -> date | None:
         return None
 
 
+#: DHIS2's ``lastUpdatedDuration`` (``DateUtils.getDuration``): a number of days, hours,
+#: minutes or seconds.
+DURATION = re.compile(r"^(\d+)([dhms])$")
+DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def _refusal(params: QueryParams, country: Country) -> Response | None:
+    """DHIS2's checks of a dataValueSets query (``DataValueSetService.validate``), in its
+    order; as there, when several fail the last one is reported. Unknown org unit groups
+    count as not given, as DHIS2 drops identifiers it does not find."""
+    groups = [g for g in params.getlist("orgUnitGroup") if country.get("organisationUnitGroups", g)]
+    children = _truthy(params.get("children"))
+    duration = params.get("lastUpdatedDuration")
+    start, end = _date(params.get("startDate") or ""), _date(params.get("endDate") or "")
+    checks = [
+        (
+            not (params.getlist("dataSet") or params.getlist("dataElementGroup"))
+            and not params.getlist("dataElement"),
+            "E2001",
+            "At least one data element, data set or data element group must be specified",
+        ),
+        (
+            not (
+                params.getlist("period")
+                or (params.get("startDate") and params.get("endDate"))
+                or params.get("lastUpdated")
+                or duration
+            ),
+            "E2002",
+            "At least one period, start/end dates, last updated or last updated "
+            "duration must be specified",
+        ),
+        (
+            not params.getlist("period") and bool(start and end and start > end),
+            "E2004",
+            "Start date must be before end date",
+        ),
+        (
+            bool(duration) and not DURATION.match(duration or ""),
+            "E2005",
+            f"Duration is not valid: `{duration}`",
+        ),
+        (
+            not (params.getlist("orgUnit") or groups),
+            "E2006",
+            "At least one organisation unit or organisation unit group must be specified",
+        ),
+        (
+            children and bool(groups),
+            "E2007",
+            "Organisation unit children cannot be included for organisation unit groups",
+        ),
+        (
+            children and not params.getlist("orgUnit"),
+            "E2008",
+            "At least one organisation unit must be specified when children are included",
+        ),
+    ]
+    failed = [(code, message) for broken, code, message in checks if broken]
+    if not failed:
+        return None
+    code, message = failed[-1]
+    return error(409, message, code)
+
+
+def _since(params: QueryParams) -> str:
+    """The oldest ``lastUpdated`` asked for, as the values' stamps write it (UTC): given, or
+    counted back from now by ``lastUpdatedDuration``; ``lastUpdated`` wins, as in DHIS2."""
+    if params.get("lastUpdated"):
+        return params["lastUpdated"]
+    found = DURATION.match(params.get("lastUpdatedDuration") or "")
+    if not found:
+        return ""
+    back = timedelta(**{DURATION_UNITS[found.group(2)]: int(found.group(1))})
+    return timestamp(datetime.now(UTC) - back)[:23]
+
+
 def get(request: Request, country: Country, values: Values) -> Response:
     params = request.query_params
+    refused = _refusal(params, country)
+    if refused is not None:
+        return refused
     data_sets = params.getlist("dataSet")
     groups = params.getlist("dataElementGroup")
     elements = params.getlist("dataElement")
-    if not (data_sets or groups or elements):
-        return error(
-            409,
-            "At least one data element, data set or data element group must be specified",
-            "E2001",
-        )
     periods_asked = params.getlist("period")
     start, end = params.get("startDate"), params.get("endDate")
-    last_updated = params.get("lastUpdated")
-    if not (periods_asked or (start and end) or last_updated or params.get("lastUpdatedDuration")):
-        return error(
-            409,
-            "At least one period, start/end dates, last updated or last updated "
-            "duration must be specified",
-            "E2002",
-        )
-    org_units = params.getlist("orgUnit")
-    if not (org_units or params.getlist("orgUnitGroup")):
-        return error(
-            409,
-            "At least one organisation unit or organisation unit group must be specified",
-            "E2006",
-        )
+    org_units = list(dict.fromkeys(params.getlist("orgUnit")))
 
     des: list[str] = []
     for identifier in data_sets:
@@ -97,12 +158,10 @@ def get(request: Request, country: Country, values: Values) -> Response:
                 return error(409, f"Period does not exist: `{text}`", "E2016")
             periods.append(period)
     else:
-        first = _date(start) if start else date(values.first_year, 1, 1)
-        last = _date(end) if end else values.today
+        first = _date(start) if start and end else date(values.first_year, 1, 1)
+        last = _date(end) if start and end else values.today
         if first is None or last is None:
             return error(409, "Start date and end date must be dates", "E2003")
-        if first > last:
-            return error(409, "Start date must be before end date", "E2004")
         types = sorted({country.period_type[d] for d in des if d in country.period_type})
         for kind in types:
             periods += _periods.periods_between(kind, first, last)
@@ -119,22 +178,30 @@ def get(request: Request, country: Country, values: Values) -> Response:
                 units.append(identifier)
         else:
             units.append(identifier)
+    # the units asked and the groups' members, each once (unknown groups are ignored)
     for identifier in params.getlist("orgUnitGroup"):
         group = country.get("organisationUnitGroups", identifier)
-        if group is None:
-            return error(409, f"Organisation unit group does not exist: `{identifier}`", "E2018")
-        units += [m["id"] for m in group["organisationUnits"]]
+        units += [m["id"] for m in group["organisationUnits"]] if group else []
     units = list(dict.fromkeys(units))
 
+    # Unknown attribute option combos are dropped; with none left, DHIS2 filters nothing.
+    combos = frozenset(
+        c for c in params.getlist("attributeOptionCombo") if country.get("categoryOptionCombos", c)
+    )
     include_deleted = _truthy(params.get("includeDeleted"))
-    since = last_updated or ""
+    since = _since(params)
     limit = int(params["limit"]) if params.get("limit") else None
-    blocks = values.blocks(des, periods, units, include_deleted=include_deleted)
+    blocks = values.blocks(
+        des, periods, units, include_deleted=include_deleted, attribute_combos=combos or None
+    )
     if _wants_csv(request):
         body = value_stream.csv_body(blocks, limit=limit, since=since)
         return StreamingResponse(body, media_type=value_stream.CSV_MEDIA_TYPE)
     header: dict[str, Any] = {}
-    if len(data_sets) == 1 and len(periods_asked) == 1 and len(org_units) == 1 and not children:
+    # DHIS2's DataExportParams.isSingleDataValueSet: one data set, period and org unit (and
+    # no data element group), whatever else is asked
+    single = len(set(data_sets)) == len(set(periods_asked)) == len(org_units) == 1
+    if single and not groups:
         header = {
             "dataSet": data_sets[0],
             "completeDate": f"{periods[0].end}T00:00:00.000+0000",
@@ -223,7 +290,8 @@ def _check(
             {"categoryOptionCombo": coc},
         )
         return None
-    if aoc != DEFAULT_COC:
+    # as for the category option combo, only those the element's data sets are entered with
+    if aoc not in country.attribute_option_combos_of(de):
         conflicts.add(
             index,
             "E7615",

@@ -377,17 +377,23 @@ class Values:
         *,
         include_deleted: bool = False,
         other_attribute_combos: bool = True,
+        attribute_combos: frozenset[str] | None = None,
         rows: int = BLOCK_ROWS,
     ) -> Iterator[Block]:
         """Every value of the combinations, in blocks of about ``rows`` values: org units,
         then periods, then elements, then category option combos; imported values of another
-        attribute option combo last (unless ``other_attribute_combos`` is false)."""
+        attribute option combo last (unless ``other_attribute_combos`` is false).
+        ``attribute_combos`` keeps only the values of those attribute option combos."""
         template = self.template(data_elements, periods)
         hidden, imported, others = self._imported(template, org_units, include_deleted)
+        if attribute_combos is not None:
+            others = [value for value in others if value.aoc in attribute_combos]
         starts = [position for position, _ in imported]
         width = max(1, template.width)
         per_block = max(1, rows // width)
-        for first in range(0, len(org_units), per_block):
+        # generated values all have the default attribute option combo
+        defaults = attribute_combos is None or DEFAULT_COC in attribute_combos
+        for first in range(0, len(org_units) if defaults else 0, per_block):
             last = min(first + per_block, len(org_units))
             generated = self._generate(template, org_units, first, last)
             low, high = first * width, last * width

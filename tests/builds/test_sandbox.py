@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from joliba.builds import sandbox
 from joliba.db.tables import Workspace
 from joliba.domain.permissions import Role
-from joliba.runner import sandbox
 from tests.conftest import World
 from tests.pipeline_helpers import (
     host_processes_with,

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from joliba.builds.environments import Environments
+from joliba.builds.packages import CodeCache
+from joliba.builds.sandbox import Sandbox
+from joliba.builds.versions import prepare
 from joliba.domain.errors import Invalid
-from joliba.runner.environments import Environments
-from joliba.runner.packages import CodeCache
-from joliba.runner.sandbox import Limits, Sandbox
-from joliba.runner.versions import prepare
+from joliba.domain.run_limits import Limits
 from joliba.storage.objects import ObjectStore
 from tests.conftest import make_settings
 from tests.pipeline_helpers import zip_files

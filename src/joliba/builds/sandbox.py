@@ -20,13 +20,12 @@ CPU priority than the server's.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -72,32 +71,6 @@ _ETC = (
 class SandboxUnavailable(Unavailable):
     """The sandbox cannot be set up here; pipeline code must not run (a push answers 503
     with the reason, a run fails with it)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one execution; 0 means no limit."""
-
-    memory_mb: int = 0
-    cpu_seconds: int = 0
-    processes: int = 0
-    file_mb: int = 0
-    open_files: int = 0
-    #: Lower CPU priority than the server's, so a busy run never slows the pages.
-    nice: int = 10
-
-    def to_env(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            memory_mb=settings.run_memory_mb,
-            cpu_seconds=settings.run_cpu_seconds,
-            processes=settings.run_processes,
-            file_mb=settings.run_file_mb,
-            open_files=settings.run_open_files,
-        )
 
 
 @dataclass
@@ -240,7 +213,7 @@ def notice(settings: Settings) -> str | None:
     problem = Sandbox(settings).problem()
     if problem:
         return f"Pipelines cannot run: {problem}."
-    from joliba.runner import process_group
+    from joliba.builds import process_group
 
     if settings.run_processes and process_group.needed() and not process_group.available():
         return (

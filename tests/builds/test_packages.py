@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from joliba.builds.packages import MAX_MEMBERS, CodeCache, extract, requirements_text
 from joliba.domain.errors import Invalid
-from joliba.runner.packages import MAX_MEMBERS, CodeCache, extract, requirements_text
 from tests.pipeline_helpers import zip_files
 
 

@@ -5,8 +5,8 @@ as the pages, a ``.html`` or ``.js`` file would run with the pages' rights (the 
 trusts ``'self'``). So every file goes out as an attachment (``Content-Disposition``, with a
 filename safe for any browser, RFC 6266), with ``X-Content-Type-Options: nosniff`` and a
 sandboxing CSP, and with its media type only when that type cannot run: anything else is
-``application/octet-stream``. ``app.SecurityHeaders`` gives every attachment the same CSP,
-whichever route sends it (exports, run logs).
+``application/octet-stream``. ``http.security_headers.SecurityHeaders`` gives every
+attachment the same CSP, whichever route sends it (exports, run logs).
 """
 
 from __future__ import annotations

@@ -12,24 +12,41 @@ import json
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from joliba.domain.errors import Invalid
-from joliba.runner.environments import Environment, Environments, clean_env, sandbox_env
-from joliba.runner.packages import (
+from joliba.builds.environments import Environment, Environments, clean_env, sandbox_env
+from joliba.builds.packages import (
     CodeCache,
     digest_of_text,
     extract,
     requirements_text,
     sha256_of,
 )
-from joliba.runner.sandbox import CODE, Limits, Mounts, Sandbox
-from joliba.services.pipelines import VersionSource, archive_key
+from joliba.builds.sandbox import CODE, Mounts, Sandbox
+from joliba.domain.errors import Invalid
+from joliba.domain.run_limits import Limits
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
 
 INSPECT_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class VersionSource:
+    """A checked archive: what the runner learnt from it before any row is written."""
+
+    archive_sha256: str
+    archive_size: int
+    requirements_sha256: str
+    #: What ``python -m joliba.sdk.inspect`` printed for the archive's pipeline.py.
+    spec: dict[str, Any]
+
+
+def archive_key(sha256: str) -> str:
+    """Where a version's archive lives in the object store (content-addressed)."""
+    return f"pipelines/archives/{sha256[:2]}/{sha256}.zip"
 
 
 def inspect(

@@ -1,0 +1,51 @@
+"""The security headers of every answer: strict for pages, sandboxed for downloads."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from joliba.http.downloads import SANDBOX_CSP
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    ),
+]
+
+
+#: With an https BASE_URL: browsers use https only, for a year, on subdomains too.
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+#: Downloads (``Content-Disposition: attachment``) never run as this site's content.
+_DOWNLOAD_HEADERS = [
+    (k, SANDBOX_CSP.encode() if k == b"content-security-policy" else v)
+    for k, v in _SECURITY_HEADERS
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.pages = [*_SECURITY_HEADERS, _HSTS] if hsts else _SECURITY_HEADERS
+        self.downloads = [*_DOWNLOAD_HEADERS, _HSTS] if hsts else _DOWNLOAD_HEADERS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower(): v for k, v in message.get("headers", [])}
+                disposition = present.get(b"content-disposition", b"").lower()
+                download = disposition.startswith(b"attachment")
+                defaults = self.downloads if download else self.pages
+                extra = [(k, v) for k, v in defaults if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

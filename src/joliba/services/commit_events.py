@@ -1,0 +1,22 @@
+"""What services announce after their transaction commits, and who listens in this server.
+
+A service calls ``announce(session, RUN_QUEUED)`` where it queues a run; ``Platform`` wires
+each name to the in-process listener (the runner, the profiler). A server without that
+listener (a CLI command, a second server) loses nothing: the runner and the profiler also
+poll, so the announcement only makes things start sooner.
+"""
+
+from __future__ import annotations
+
+from joliba.db.engine import after_commit as announce
+
+__all__ = ["RUN_CANCEL_REQUESTED", "RUN_QUEUED", "SCHEDULES_CHANGED", "TABLE_STORED", "announce"]
+
+#: A run was queued: the runner claims it now instead of at its next poll.
+RUN_QUEUED = "run.queued"
+#: A schedule was added, paused or resumed: the runner recomputes when to wake.
+SCHEDULES_CHANGED = "schedules.changed"
+#: A cancel was requested for the run whose id is the argument.
+RUN_CANCEL_REQUESTED = "run.cancel_requested"
+#: A dataset file was stored: the profiler looks for tables to profile.
+TABLE_STORED = "table.stored"

@@ -90,21 +90,23 @@ def replay(answers: dict[tuple[str, str], tuple[int, str]] | None = None) -> Ite
             try:
                 time.sleep(state.delay)
                 status, body = state.answer(method, url.path, parse_qs(url.query))
-                if status == 0:  # drop the connection without an answer
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
             finally:
+                # Counted out before the answer leaves: once the client has it, it may send
+                # its next request, which must not find this one still counted.
                 with state.lock:
                     state.in_flight -= 1
+            if status == 0:  # drop the connection without an answer
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            if status == 429:
+                self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, *_args: object) -> None:
             pass

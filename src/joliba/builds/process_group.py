@@ -54,6 +54,7 @@ def available() -> bool:
 @dataclass
 class ProcessGroup:
     path: Path
+    limit: int
 
     @classmethod
     def create(cls, name: str, limit: int) -> ProcessGroup | None:
@@ -61,16 +62,24 @@ class ProcessGroup:
         base = _own_v1_folder()
         if base is None or limit <= 0:
             return None
-        path = base / _FOLDER / name
+        group = cls(base / _FOLDER / name, limit)
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            (path / "pids.max").write_text(str(limit))
+            group._make()
         except OSError:
             return None
-        return cls(path)
+        return group
+
+    def _make(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "pids.max").write_text(str(self.limit))
 
     def add(self, pid: int) -> None:
-        (self.path / "cgroup.procs").write_text(str(pid))
+        try:
+            (self.path / "cgroup.procs").write_text(str(pid))
+        except FileNotFoundError:
+            # Another server on this machine swept it while it was still empty: make it again.
+            self._make()
+            (self.path / "cgroup.procs").write_text(str(pid))
 
     def remove(self, patience: float = 5.0) -> None:
         """Kill what is left in the group, then remove it once the kernel has reaped it."""
@@ -96,12 +105,17 @@ class ProcessGroup:
             return []
 
 
+#: Groups younger than this are left alone by a sweep: another server on the machine may
+#: have just made one for a run it is starting.
+_SWEEP_AGE = 60.0
+
+
 def sweep() -> None:
     """Remove the empty groups that runs of a crashed server left behind."""
     base = _own_v1_folder()
     if base is None or not (base / _FOLDER).is_dir():
         return
     for path in (base / _FOLDER).iterdir():
-        if path.is_dir():
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and time.time() - path.stat().st_mtime > _SWEEP_AGE:
                 path.rmdir()

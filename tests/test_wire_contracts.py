@@ -26,7 +26,7 @@ from joliba.domain import runs as domain_runs
 from joliba.domain import wire
 from joliba.domain.connections import FIELDS, MASK, ConnectionType
 from joliba.domain.parameters import CONNECTION_TYPES, PARAMETER_TYPES, ParameterSpec
-from joliba.runner.process import Batch, take_event
+from joliba.runner.run_output import Batch, take_event
 from joliba.schemas import common
 from joliba.schemas import connections as connection_schemas
 from joliba.schemas import datasets as schemas

@@ -2,7 +2,7 @@
 
 - **SDK events**: the JSON lines a run writes on the runner's pipe (``JOLIBA_EVENTS_FD``).
   The SDK builds them (:class:`joliba.sdk.events.EventWriter`), the runner reads them
-  (:func:`joliba.runner.process.take_event`). Each kind is one TypedDict of :data:`Event`,
+  (:func:`joliba.runner.run_output.take_event`). Each kind is one TypedDict of :data:`Event`,
   tagged by its ``event`` key; a reader treats the fields as untrusted all the same (a
   pipeline can write anything on the pipe).
 - **Datasets**: what the REST client (:mod:`joliba.client.datasets`, used by the SDK and the

@@ -24,10 +24,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,10 +42,11 @@ from joliba.domain import wire
 from joliba.domain.addresses import parse_allow_list
 from joliba.domain.errors import TooLarge
 from joliba.domain.run_limits import Limits
-from joliba.domain.runs import LOG_LEVELS, LogStream, RunState
+from joliba.domain.runs import LogStream, RunState
 from joliba.runner.disk_checks import QUOTA_EVERY, DiskChecks
 from joliba.runner.limit_reasons import LimitReasons, signal_of
 from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patterns
+from joliba.runner.run_output import MAX_LINE, Batch, log_line, parse_time, take_event, trim
 from joliba.services import connections, runs
 from joliba.services.platform import Platform
 
@@ -55,22 +55,10 @@ log = logging.getLogger("joliba.runner")
 #: Seconds between SIGTERM and SIGKILL when a run is stopped.
 KILL_GRACE = 3.0
 _FLUSH_EVERY = 0.1
-_MAX_LINE = 16_384
 _MAX_BATCH = 500
-#: Lines kept in memory while the database is unreachable, and how long to keep trying.
-_MAX_PENDING = 100_000
+#: How long to keep trying while the database is unreachable.
 _RETRY_PAUSE = 1.0
 _FINAL_PATIENCE = 60.0
-
-
-@dataclass
-class Batch:
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    progress: tuple[int, str | None] | None = None
-    outputs: list[dict[str, str]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.lines or self.progress or self.outputs)
 
 
 @dataclass(frozen=True)
@@ -376,7 +364,7 @@ class RunProcess:
                     *whole, partial[fd] = data.split(b"\n")
                     for raw in whole:
                         self._take(batch, streams[fd], raw)
-                    if len(partial[fd]) > _MAX_LINE:
+                    if len(partial[fd]) > MAX_LINE:
                         self._take(batch, streams[fd], partial[fd])
                         partial[fd] = b""
                 now = time.monotonic()
@@ -384,7 +372,7 @@ class RunProcess:
                     if self._flush(batch):
                         batch, last_flush = Batch(), now
                     else:  # the database is unreachable: keep the lines, try again soon
-                        _trim(batch)
+                        trim(batch)
                         last_flush = now + _RETRY_PAUSE
                 if forced[0] is None and kill_at is None:
                     if self._cancel.is_set():
@@ -434,7 +422,7 @@ class RunProcess:
         batch.lines.append(line)
         if budget and self._log_bytes > budget:
             batch.lines.append(
-                _line(
+                log_line(
                     LogStream.SYSTEM,
                     "warning",
                     f"log limit reached ({self.platform.settings.run_log_mb} MB): further "
@@ -457,7 +445,7 @@ class RunProcess:
             return
         event = wire.as_event(data)
         if event is not None:  # else a kind this runner does not know: dropped
-            take_event(batch, event, _parse_time(event.get("at")) or at, self._keep)
+            take_event(batch, event, parse_time(event.get("at")) or at, self._keep)
 
     def _flush(self, batch: Batch) -> bool:
         """Write the batch; False (and the batch kept by the caller) if the database failed."""
@@ -482,7 +470,7 @@ class RunProcess:
         return True
 
     def _system(self, message: str, level: str = "info") -> None:
-        self._flush(Batch(lines=[_line(LogStream.SYSTEM, level, message)]))
+        self._flush(Batch(lines=[log_line(LogStream.SYSTEM, level, message)]))
 
     def _finish(self, state: RunState, code: int | None, error: str) -> runs.Ended | None:
         """Record the ending, retrying while the database is unreachable (up to a minute)."""
@@ -507,39 +495,6 @@ class RunProcess:
                 if time.monotonic() > deadline:
                     raise  # the lease runs out and another server marks the run failed
                 time.sleep(_RETRY_PAUSE)
-
-
-def take_event(
-    batch: Batch,
-    event: wire.Event,
-    at: datetime,
-    keep: Callable[[Batch, dict[str, Any]], None],
-) -> None:
-    """Add what an SDK event says to ``batch``; ``keep`` takes the log lines that count
-    towards the run's log budget. The fields are the pipeline's: each is checked."""
-    stream = LogStream.SDK
-    if event["event"] == wire.LOG:
-        level = event.get("level") if event.get("level") in LOG_LEVELS else "info"
-        message = str(event.get("message", ""))[:_MAX_LINE]
-        keep(batch, {"at": at, "stream": stream, "level": level, "message": message})
-    elif event["event"] == wire.PROGRESS:
-        with contextlib.suppress(TypeError, ValueError):
-            batch.progress = (int(event.get("percent", 0)), event.get("message"))
-    elif event["event"] == wire.OUTPUT:
-        batch.outputs.append(
-            {
-                "kind": str(event.get("kind", "")),
-                "uri": str(event.get("uri", "")),
-                "name": str(event.get("name", "")),
-            }
-        )
-    elif event["event"] == wire.TASK:
-        state = str(event.get("state", ""))
-        level = "error" if state == "failed" else "debug"
-        message = f"task {event.get('name')}: {state} (attempt {event.get('attempt', 1)})"
-        batch.lines.append({"at": at, "stream": stream, "level": level, "message": message})
-    else:
-        assert_never(event)
 
 
 #: The workspace database file inside its folder.
@@ -569,19 +524,6 @@ def _tcp_endpoints(conns: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return endpoints
 
 
-def _line(stream: LogStream, level: str, message: str) -> dict[str, Any]:
-    return {"at": utcnow(), "stream": stream, "level": level, "message": message}
-
-
-def _trim(batch: Batch) -> None:
-    """Bound what waits in memory while the database is away: keep the newest lines."""
-    extra = len(batch.lines) - _MAX_PENDING
-    if extra > 0:
-        del batch.lines[:extra]
-        notice = f"{extra} log lines were dropped while the database was unreachable"
-        batch.lines.insert(0, _line(LogStream.SYSTEM, "warning", notice))
-
-
 def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:
     assert child.stdin is not None
     try:
@@ -594,16 +536,6 @@ def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def new_executor_id() -> str:

@@ -1,6 +1,7 @@
-"""One unit of work for every edge: authorise a named action, do it, commit, announce.
+"""One unit of work: authorise a named action, do it, commit, announce.
 
-API routes, pages and CLI commands all do a workspace action the same way::
+Pages and use cases that span transactions do a workspace action this way (API routes get
+the same from ``http.deps.require`` and ``WriteDB``)::
 
     with units.work(platform.db, actor, ws, Action.MEMBER_MANAGE) as (session, access):
         members.set_role(session, access, user_id, role)

@@ -17,9 +17,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/joliba demo
 
-# Every core (pytest-xdist), in a random order (pytest-randomly; the seed is printed).
+# Every core (pytest-xdist; idle workers steal queued tests, so no core waits at the end), in
+# a random order (pytest-randomly; the seed is printed).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -7,6 +7,7 @@ parametrised over both backends. PostgreSQL tests skip when no server answers on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from joliba.services import members, tokens, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
+from tests.fixtures.asgi import InProcess
 from tests.wheels import build_wheel
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -171,8 +173,22 @@ class LiveServer:
             lifespan="on",
             proxy_headers=False,
         )
+        self.app = app
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        # Our own loop rather than uvicorn's, so in-process clients can reach it.
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.serve())
+        finally:
+            self.loop.close()
+
+    def transport(self) -> InProcess:
+        """Requests to this server's app in process, with no socket (tests/fixtures/asgi.py)."""
+        return InProcess(self.app, self.loop)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -217,6 +233,13 @@ def proxied_server(platform: Platform) -> Iterator[LiveServer]:
         yield live
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closable)
+
+
 def unique(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
@@ -240,10 +263,16 @@ class World:
         self.platform = platform
         self.server = server
         self.clients: list[httpx.Client] = []
+        self.closing: list[Closable] = []
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.Client(base_url=f"{self.server.url}/api/v1", headers=headers, timeout=30)
+        client = httpx.Client(
+            base_url=f"{self.server.url}/api/v1",
+            headers=headers,
+            timeout=30,
+            transport=self.server.transport(),
+        )
         self.clients.append(client)
         return client
 
@@ -291,9 +320,16 @@ class World:
             assert user is not None
             return str(tokens.create(session, Actor(user=user), name="extra").token.id)
 
+    def keep(self, closable: C) -> C:
+        """Close ``closable`` (a client, a connection) when the test ends."""
+        self.closing.append(closable)
+        return closable
+
     def close(self) -> None:
         for client in self.clients:
             client.close()
+        for closable in self.closing:
+            closable.close()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def test_given_secret_key_writes_no_file(tmp_path: Path) -> None:
     assert settings.secret_key_value() == "from-the-environment"
 
 
-def test_environment_variables(tmp_path: Path, monkeypatch) -> None:
+def test_environment_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOLIBA_HOME", str(tmp_path))
     monkeypatch.setenv("JOLIBA_STORAGE_URL", "s3://bucket/prefix")
     monkeypatch.setenv("JOLIBA_STORAGE_OPTIONS", '{"endpoint_url": "http://minio:9000"}')

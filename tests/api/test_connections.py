@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -99,7 +100,7 @@ def test_dhis2_test_reports_clear_reasons(world: World) -> None:
     admin = world.person()
     ws = world.workspace(admin)
 
-    def make(fields: dict) -> str:
+    def make(fields: dict[str, Any]) -> str:
         slug = unique("c")
         r = admin.api.post(
             f"/workspaces/{ws}/connections",
@@ -196,14 +197,15 @@ def test_postgresql_test(world: World) -> None:
 
     pg = make_url(PG_ADMIN_URL)
 
-    def check(fields: dict) -> dict:
+    def check(fields: dict[str, Any]) -> dict[str, Any]:
         slug = unique("pg")
         r = admin.api.post(
             f"/workspaces/{ws}/connections",
             json={"type": "postgresql", "name": slug, "slug": slug, "fields": fields},
         )
         assert r.status_code == 201, r.text
-        return admin.api.post(f"/workspaces/{ws}/connections/{slug}/test").json()
+        result: dict[str, Any] = admin.api.post(f"/workspaces/{ws}/connections/{slug}/test").json()
+        return result
 
     base = {
         "host": pg.host,
@@ -235,7 +237,7 @@ def test_s3_test(world: World, s3_endpoint: str) -> None:
     make_bucket(s3_endpoint, bucket)
     options = s3_options(s3_endpoint)
 
-    def check(bucket_name: str) -> dict:
+    def check(bucket_name: str) -> dict[str, Any]:
         slug = unique("s3")
         fields = {
             "bucket": bucket_name,
@@ -250,7 +252,8 @@ def test_s3_test(world: World, s3_endpoint: str) -> None:
         )
         assert r.status_code == 201, r.text
         assert r.json()["fields"]["secret_access_key"] == MASK
-        return admin.api.post(f"/workspaces/{ws}/connections/{slug}/test").json()
+        result: dict[str, Any] = admin.api.post(f"/workspaces/{ws}/connections/{slug}/test").json()
+        return result
 
     assert check(bucket)["ok"] is True
     missing = check("no-such-bucket-xyz")

@@ -10,21 +10,9 @@ import httpx
 from joliba.domain.permissions import Role
 from tests.conftest import World
 from tests.dhis2.emulator_support import live_emulator
+from tests.fixtures.connections import connect_dhis2
 
 SECRET = "Emulated-S3cret"
-
-
-def _connect(admin_api: httpx.Client, ws: str, url: str, password: str = SECRET) -> None:
-    r = admin_api.post(
-        f"/workspaces/{ws}/connections",
-        json={
-            "type": "dhis2",
-            "name": "HMIS",
-            "slug": "hmis",
-            "fields": {"url": url, "username": "admin", "password": password},
-        },
-    )
-    assert r.status_code == 201, r.text
 
 
 def _everything(dhis2: httpx.Client, endpoint: str, fields: str) -> list[dict[str, Any]]:
@@ -41,7 +29,7 @@ def test_pickers_search_each_collection_of_the_connection(world: World) -> None:
     ws = world.workspace(admin)
     base = f"/workspaces/{ws}/connections/hmis/dhis2"
     with live_emulator(scale=0.1, users={"admin": SECRET}) as dhis2:
-        _connect(admin.api, ws, str(dhis2.base_url))
+        connect_dhis2(admin.api, ws, str(dhis2.base_url), password=SECRET)
         elements = {e["name"]: e["id"] for e in _everything(dhis2, "dataElements", "id,name")}
 
         found = admin.api.get(f"{base}/data_elements", params={"q": "confirmed MALARIA"})
@@ -116,7 +104,7 @@ def test_picker_search_errors_are_clear(world: World) -> None:
     world.add_member(ws, editor, Role.EDITOR)
     base = f"/workspaces/{ws}/connections"
     with live_emulator(scale=0.1) as dhis2:  # admin / district: SECRET is wrong
-        _connect(admin.api, ws, str(dhis2.base_url))
+        connect_dhis2(admin.api, ws, str(dhis2.base_url), password=SECRET)
         refused = admin.api.get(f"{base}/hmis/dhis2/datasets")
         assert refused.status_code == 502
         assert refused.json()["error"]["message"] == (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import World
 from tests.dhis2.emulator_support import live_emulator
+from tests.fixtures.connections import connect_dhis2
 from tests.pipeline_helpers import log_messages, push, start_run, wait_for_run
 
 READS_DHIS2 = """
@@ -27,16 +28,7 @@ def test_a_platform_run_gets_a_dhis2_client_that_reads_the_emulator(world: World
     ws = world.workspace(admin)
     push(admin.api, ws, "reads", READS_DHIS2)
     with live_emulator(scale=0.1) as dhis2:
-        created = admin.api.post(
-            f"/workspaces/{ws}/connections",
-            json={
-                "type": "dhis2",
-                "name": "Emulated HMIS",
-                "slug": "hmis",
-                "fields": {"url": str(dhis2.base_url), "username": "admin", "password": "district"},
-            },
-        )
-        assert created.status_code == 201, created.text
+        connect_dhis2(admin.api, ws, str(dhis2.base_url), name="Emulated HMIS")
         expected = sorted(
             unit["name"]
             for unit in dhis2.get(

@@ -6,8 +6,11 @@ import hashlib
 import http.client
 import json
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import httpx
 import pytest
 
 from tests.conftest import World
@@ -37,7 +40,7 @@ def raw_put(world: World, token: str, path: str) -> tuple[int, str]:
         conn.close()
 
 
-def _names(world: World, api, ws: str, path: str = "") -> list[str]:
+def _names(world: World, api: httpx.Client, ws: str, path: str = "") -> list[str]:
     r = api.get(f"/workspaces/{ws}/files", params={"path": path})
     assert r.status_code == 200, r.text
     return [e["name"] for e in r.json()["items"]]
@@ -137,7 +140,7 @@ def test_interrupted_upload_leaves_nothing(files_world: World) -> None:
     admin = files_world.person()
     ws = files_world.workspace(admin)
 
-    def broken():
+    def broken() -> Iterator[bytes]:
         yield b"x" * (2 * 1024 * 1024)
         raise ConnectionError("network dropped")
 
@@ -149,7 +152,7 @@ def test_interrupted_upload_leaves_nothing(files_world: World) -> None:
     assert r.status_code == 201
 
 
-def test_upload_limit(world: World, tmp_path) -> None:
+def test_upload_limit(world: World, tmp_path: Path) -> None:
     from joliba.app import create_app
     from joliba.services.platform import Platform
     from tests.conftest import LiveServer, make_settings

@@ -17,6 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.core.result import Ok
 
 from tests.conftest import World
 from tests.pipeline_helpers import push
@@ -116,6 +117,7 @@ def test_no_server_errors_and_only_declared_statuses(world: World, signed_in: bo
     problems: dict[tuple[str, int], str] = {}
     walked = 0
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         walked += 1
         spec = document["paths"][operation.path][operation.method.lower()]

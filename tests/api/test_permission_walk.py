@@ -8,6 +8,7 @@ described in ENDPOINTS, so nothing escapes the walk.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -603,8 +604,15 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
+@functools.cache
+def _paths() -> dict[str, Any]:
+    """The API's OpenAPI paths, built once per test process (read, never changed)."""
+    paths: dict[str, Any] = create_api("test").openapi()["paths"]
+    return paths
+
+
 def test_every_endpoint_is_walked() -> None:
-    paths = create_api("test").openapi()["paths"]
+    paths = _paths()
     routes = {(method.upper(), path) for path, ops in paths.items() for method in ops}
     walked = {(e.method, e.path) for e in ENDPOINTS}
     assert routes == walked, f"not walked: {routes - walked}; gone: {walked - routes}"
@@ -717,7 +725,7 @@ def test_every_kind_of_caller_is_walked(world: World) -> None:
 
 def _declared() -> dict[tuple[str, str], set[str]]:
     """The statuses the OpenAPI document declares for each operation."""
-    paths = create_api("test").openapi()["paths"]
+    paths = _paths()
     return {
         (method.upper(), path): set(operation["responses"])
         for path, operations in paths.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -37,7 +38,7 @@ def test_token_lifecycle(world: World) -> None:
     assert "token.create" in audit and "token.revoke" in audit
 
 
-def _audit_of_user(world: World, email: str) -> list[dict]:
+def _audit_of_user(world: World, email: str) -> list[dict[str, Any]]:
     from joliba.db.tables import AuditEntry
 
     with world.platform.db.session() as session:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import httpx
 
 from joliba.domain.paging import MAX_PAGE, MAX_PAGE_SIZE
@@ -9,11 +12,12 @@ from tests.conftest import World
 from tests.pipeline_helpers import held_run, push
 
 
-def _error(response: httpx.Response) -> dict:
+def _error(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     assert set(body) == {"error"}
     assert {"code", "message", "details"} <= set(body["error"])
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 def test_bad_json_is_400_and_creates_nothing(world: World) -> None:
@@ -51,7 +55,7 @@ def test_oversized_json_body_is_413(world: World) -> None:
     assert r.status_code == 413
     assert _error(r)["code"] == "too_large"
 
-    def chunks():  # no Content-Length: the limit holds while streaming
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while streaming
         yield b'{"name": "x", "description": "'
         for _ in range(40):
             yield b"a" * 65536

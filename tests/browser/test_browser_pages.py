@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, FilePayload, expect
 
 from joliba.domain.connections import MASK
 from joliba.domain.permissions import Role
@@ -78,13 +78,13 @@ def test_whole_flow(browser: Browser, server: LiveServer, world: World) -> None:
     expect(page.locator("#file-listing")).to_contain_text("report 2024.csv")
     page.set_input_files(
         "[data-upload-input]",
-        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"two"}],
+        files=[FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"two")],
     )
     expect(page.locator("#file-listing")).to_contain_text("notes.txt")
     # The same name again, without "replace": the API's message is shown.
     page.set_input_files(
         "[data-upload-input]",
-        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"three"}],
+        files=[FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"three")],
     )
     expect(page.locator("[data-upload-list] li[data-state=failed]")).to_contain_text("exists")
 

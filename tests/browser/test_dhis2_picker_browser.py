@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, expect
 from tests.browser.conftest import sign_in, watch_console
 from tests.conftest import LiveServer, World, unique
 from tests.dhis2.emulator_support import live_emulator
+from tests.fixtures.connections import connect_dhis2
 from tests.pipeline_helpers import log_messages, push, wait_for_run
 
 pytestmark = pytest.mark.browser
@@ -37,16 +38,7 @@ def test_pick_two_data_elements_and_run(browser: Browser, server: LiveServer, wo
     page = context.new_page()
     errors = watch_console(page)
     with live_emulator(scale=0.1) as dhis2:
-        created = admin.api.post(
-            f"/workspaces/{ws}/connections",
-            json={
-                "type": "dhis2",
-                "name": "Emulated HMIS",
-                "slug": "hmis",
-                "fields": {"url": str(dhis2.base_url), "username": "admin", "password": "district"},
-            },
-        )
-        assert created.status_code == 201, created.text
+        connect_dhis2(admin.api, ws, str(dhis2.base_url), name="Emulated HMIS")
         ids = {
             e["name"]: e["id"]
             for e in dhis2.get(

@@ -150,6 +150,7 @@ def test_a_hostile_run_reaches_nothing_but_its_own_workspace(world: World) -> No
     assert beta_admin.api.put(f"/workspaces/{beta}/files/linelist.csv", content=linelist).is_success
     with platform.db.session(write=False) as session:
         beta_id = session.scalar(select(Workspace.id).where(Workspace.slug == beta))
+    assert beta_id is not None
     beta_files = Path(platform.store.workspace_files(beta_id).root)
     assert (beta_files / "linelist.csv").read_bytes() == linelist
     import joliba

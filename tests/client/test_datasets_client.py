@@ -49,7 +49,7 @@ class BreakingTransport(httpx.HTTPTransport):
         self.breaks = breaks
         self.cut_at = cut_at
         self.skew = skew
-        self.uploads: list[dict[str, object]] = []
+        self.uploads: list[dict[str, int | bool]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "PUT" and "/files/" in request.url.path:
@@ -77,8 +77,10 @@ def content(tmp_path: Path) -> Path:
     return path
 
 
-def _api(world: World, token: str, ws: str, transport: httpx.BaseTransport | None = None):
-    client = Client(world.server.url, token, transport=transport)
+def _api(
+    world: World, token: str, ws: str, transport: httpx.BaseTransport | None = None
+) -> tuple[Client, DatasetsApi]:
+    client = world.keep(Client(world.server.url, token, transport=transport))
     return client, DatasetsApi(client, ws, retry_delay=0.05)
 
 

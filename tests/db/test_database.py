@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import delete, inspect, select, text, update
@@ -77,7 +78,7 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        assert cast(int, conn.exec_driver_sql("PRAGMA busy_timeout").scalar()) >= 10_000
     db.dispose()
 
 

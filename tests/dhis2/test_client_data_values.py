@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -46,7 +46,7 @@ def named(dhis2: DHIS2, table: pl.DataFrame, name: str) -> str:
 
 def one_request(emulator: httpx.Client, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """The values of a single, unchunked request: what the client must match."""
-    answer = emulator.get("/api/dataValueSets.json", params=params)
+    answer = emulator.get("/api/dataValueSets.json", params=tuple(params))
     assert answer.status_code == 200, answer.text
     return list(answer.json()["dataValues"])
 
@@ -159,7 +159,7 @@ def test_period_lists_and_last_updated_equal_one_request(
     )
     assert expected
     same_values(recent, expected)
-    assert recent["last_updated"].min() >= datetime(2024, 6, 1, tzinfo=UTC)
+    assert cast(datetime, recent["last_updated"].min()) >= datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def test_batches_stream_in_order_with_one_schema(dhis2: DHIS2) -> None:
@@ -218,7 +218,7 @@ def test_emulator_values_typed_and_imported_values_read_back(
         },
     )
     assert deleted.json()["response"]["importCount"]["deleted"] == 1, deleted.text
-    chosen = {
+    chosen: dict[str, Any] = {
         "data_elements": [staff],
         "org_units": [facility],
         "periods": ["202001", "202002", "202003"],
@@ -556,7 +556,7 @@ def test_real_dhis2_answers_chunked_by_period_and_the_parallel_cap() -> None:
             expected = [v for b in bodies if "period" in b for v in b["dataValues"]]
             same_values(frame, expected)
             assert set(frame["period"]) == {"202306", "202307", "202308"}
-            assert frame["created"].dt.year().min() >= 2010
+            assert cast(int, frame["created"].dt.year().min()) >= 2010
             asked = [q for _m, p, q in server.requests if p.endswith("dataValueSets.json")]
             assert len(asked) == 3 and server.max_in_flight <= 2
 

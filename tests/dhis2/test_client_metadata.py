@@ -51,7 +51,9 @@ def test_version_and_metadata_tables_from_real_answers() -> None:
         combos = dhis2.category_option_combos()
         assert combos.height == 225
         # Pages 1 and 2 were both read, once each.
-        pages = [q.get("page") for _m, p, q in server.requests if p.endswith("organisationUnits")]
+        pages = [
+            q.get("page", []) for _m, p, q in server.requests if p.endswith("organisationUnits")
+        ]
         assert sorted(pages) == [["1"], ["2"]]
         assert repr(dhis2) == f"DHIS2({server.url!r})"
 
@@ -130,8 +132,8 @@ def test_metadata_cache_answers_again_without_the_server(tmp_path: Path) -> None
 def test_credentials_are_required_and_never_shown() -> None:
     with pytest.raises(ValueError, match="username and password, or a personal access token"):
         DHIS2("http://127.0.0.1:9")
-    client = DHIS2("http://127.0.0.1:9/api/", username="admin", password="s3cret")
-    assert client.url == "http://127.0.0.1:9" and "s3cret" not in repr(client)
+    with DHIS2("http://127.0.0.1:9/api/", username="admin", password="s3cret") as client:
+        assert client.url == "http://127.0.0.1:9" and "s3cret" not in repr(client)
 
 
 def test_the_client_reads_the_emulator_the_same_way() -> None:

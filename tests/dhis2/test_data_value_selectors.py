@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import polars as pl
@@ -73,7 +73,7 @@ def row(emulator: httpx.Client, element: str, **fields: str) -> dict[str, str]:
 
 
 def values(emulator: httpx.Client, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    answer = emulator.get("/api/dataValueSets.json", params=params)
+    answer = emulator.get("/api/dataValueSets.json", params=tuple(params))
     assert answer.status_code == 200, answer.text
     return list(answer.json()["dataValues"])
 
@@ -83,7 +83,7 @@ def keys(found: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 def refused(emulator: httpx.Client, params: list[tuple[str, str]]) -> tuple[str, str]:
-    answer = emulator.get("/api/dataValueSets", params=params)
+    answer = emulator.get("/api/dataValueSets", params=tuple(params))
     assert answer.status_code == 409, answer.text
     body = answer.json()
     return body["errorCode"], body["message"]
@@ -249,7 +249,7 @@ def test_the_client_asks_dhis2_for_recent_values_by_chunks(
             + [("orgUnit", u) for u in units],
         ),
     )
-    assert frame.height > 3 and frame["last_updated"].min() >= target
+    assert frame.height > 3 and cast(datetime, frame["last_updated"].min()) >= target
     with pytest.raises(ValueError, match="last_updated_duration"):
         dhis2.data_value_sets(datasets=[hiv], org_units=units, last_updated_duration="2 hours")
 
@@ -337,11 +337,11 @@ def test_the_client_selects_attribute_option_combos(dhis2: DHIS2, emulator: http
         ),
     )
     plain = dhis2.data_value_sets(
-        replace(selection, attribute_option_combos=[DEFAULT_COC]), chunks=TINY
+        replace(selection, attribute_option_combos=(DEFAULT_COC,)), chunks=TINY
     )
     assert plain.height > 0 and set(plain["attribute_option_combo"]) == {DEFAULT_COC}
     with pytest.raises(DHIS2Error) as unknown:
-        dhis2.data_value_sets(replace(selection, attribute_option_combos=["NoSuchCombo"]))
+        dhis2.data_value_sets(replace(selection, attribute_option_combos=("NoSuchCombo",)))
     assert unknown.value.code == "E1112" and "NoSuchCombo" in str(unknown.value)
 
 

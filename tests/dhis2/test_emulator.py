@@ -212,9 +212,10 @@ def test_fields_filters_and_single_objects(dhis2: httpx.Client) -> None:
 
 
 def _facility(dhis2: httpx.Client) -> str:
-    return dhis2.get(
+    facility: str = dhis2.get(
         "/api/organisationUnits", params={"level": 4, "pageSize": 1, "fields": "id"}
     ).json()["organisationUnits"][0]["id"]
+    return facility
 
 
 def test_values_are_generated_the_same_way_every_time(dhis2: httpx.Client) -> None:
@@ -360,12 +361,12 @@ def test_analytics_sums_the_facilities_values(dhis2: httpx.Client) -> None:
 
 def test_analytics_refuses_more_than_50000_rows_unless_told(dhis2: httpx.Client) -> None:
     de = ids(dhis2, "dataElements")["IDSR Cholera cases"]
-    params = [
+    params = (
         ("dimension", f"dx:{de}"),
         ("dimension", "co"),
         ("dimension", "ou:LEVEL-4"),
         ("dimension", "pe:LAST_52_WEEKS"),
-    ]
+    )
     answer = dhis2.get("/api/analytics", params=params)
     assert answer.status_code == 409
     assert answer.json()["errorCode"] == "E7128"

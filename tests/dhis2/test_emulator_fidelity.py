@@ -242,7 +242,7 @@ def test_the_strict_comparison_sees_every_place_of_every_item() -> None:
         "metaData": {"items": {"uid1": {"name": "n"}}},
         "empty": [],
     }
-    ours = {
+    ours: dict[str, Any] = {
         "units": [{"id": "a", "geometry": {"type": "Point", "coordinates": [1.0, 2.0]}}],
         "sets": [{"id": "s", "elements": [{"e": {"id": "x"}}]}],
         "metaData": {"items": {"uid2": {"name": "m"}}},  # other identifiers: the same place

@@ -220,16 +220,16 @@ def dhis2() -> Iterator[httpx.Client]:
         yield client
 
 
-def selection(client: httpx.Client) -> list[tuple[str, str]]:
+def selection(client: httpx.Client) -> tuple[tuple[str, str], ...]:
     country = client.app.state.emulator.country  # type: ignore[attr-defined]
     sets = [s["id"] for s in country.collections["dataSets"]]
-    return [
+    return (
         *(("dataSet", s) for s in sets),
         ("orgUnit", country.root["id"]),
         ("children", "true"),
         ("startDate", "2024-01-01"),
         ("endDate", "2024-06-30"),
-    ]
+    )
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -31,7 +32,8 @@ def test_org_units_written_as_geoparquet_keep_their_geometry(tmp_path: Path) -> 
     west, south, east, north = column["bbox"]
     assert -14 < west < east < -10 and 6 < south < north < 10.1  # Sierra Leone
 
-    back = duckdb.sql(f"SELECT id, ST_AsGeoJSON(geometry) AS g FROM '{path}' ORDER BY id").pl()
+    query = f"SELECT id, ST_AsGeoJSON(geometry) AS g FROM '{path}' ORDER BY id"
+    back = cast(duckdb.DuckDBPyRelation, duckdb.sql(query)).pl()  # a SELECT: a relation
     assert back.height == units.height
     original = units.select("id", "geometry").sort("id")
     for ours, theirs in zip(original.iter_rows(), back.iter_rows(), strict=True):
@@ -52,7 +54,8 @@ def test_the_emulators_island_districts_are_written_and_read_back(tmp_path: Path
     path = write_geoparquet(districts, tmp_path / "districts.parquet")
     geo = json.loads(pq.read_schema(path).metadata[b"geo"])
     assert sorted(geo["columns"]["geometry"]["geometry_types"]) == ["MultiPolygon", "Polygon"]
-    back = duckdb.sql(f"SELECT id, ST_AsGeoJSON(geometry) AS g FROM '{path}'").pl()
+    query = f"SELECT id, ST_AsGeoJSON(geometry) AS g FROM '{path}'"
+    back = cast(duckdb.DuckDBPyRelation, duckdb.sql(query)).pl()  # a SELECT: a relation
     shapes = {identifier: json.loads(text) for identifier, text in back.iter_rows()}
     parts = [len(s["coordinates"]) for s in shapes.values() if s["type"] == "MultiPolygon"]
     assert len(parts) == 16 and sorted(set(parts)) == [2, 3]  # one island, or two

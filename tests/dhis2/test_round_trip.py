@@ -5,6 +5,8 @@ conflicts naming their row. On a 2.37 emulator (plain import summary) and a 2.39
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 
@@ -16,12 +18,14 @@ KEYS = ["data_element", "period", "org_unit", "category_option_combo", "attribut
 
 @pytest.mark.parametrize("version", ["2.37", "2.39"])
 def test_extract_change_push_read_again(version: str) -> None:
-    with live_emulator(scale=0.1, version=version) as emulator:
-        dhis2 = DHIS2(str(emulator.base_url), username="admin", password="district")
+    with (
+        live_emulator(scale=0.1, version=version) as emulator,
+        DHIS2(str(emulator.base_url), username="admin", password="district") as dhis2,
+    ):
         sets = dhis2.datasets(fields="id,periodType")
         data_set = sets.filter(pl.col("periodType") == "Monthly")["id"][0]
         region = dhis2.organisation_units(level=2)["id"][0]
-        selection = {
+        selection: dict[str, Any] = {
             "datasets": [data_set],
             "org_units": [region],
             "children": True,

@@ -567,6 +567,43 @@ def test_sigterm_delivers_queued_events_then_dies_of_the_signal(tmp_path: Path) 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def test_only_the_main_thread_takes_sigterm_and_sigint(tmp_path: Path) -> None:
+    """The SDK's threads (events, parent watch, task pool) block both signals, so that the
+    kernel hands a cancel to the main thread, whose handler then runs at once."""
+    folder = write_pipeline(
+        tmp_path,
+        """
+        import signal, threading
+        from pathlib import Path
+
+        def blocked(thread):
+            status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+            mask = int(status.split("SigBlk:")[1].split()[0], 16)
+            return [s.name for s in (signal.SIGTERM, signal.SIGINT) if mask >> (s - 1) & 1]
+
+        @pipeline()
+        def threads():
+            checked()
+
+        @task
+        def checked():
+            for thread in sorted(threading.enumerate(), key=lambda t: t.name):
+                name = "main" if thread is threading.main_thread() else thread.name
+                current_run.log_info(f"{name.split('_')[0]}: {blocked(thread)}")
+        """,
+    )
+    result = run_entry(folder)
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.messages()) == [
+        "joliba-events: ['SIGTERM', 'SIGINT']",
+        "joliba-parent-watch: ['SIGTERM', 'SIGINT']",
+        "joliba-task: ['SIGTERM', 'SIGINT']",
+        "main: []",
+    ]
 
 
 def test_calling_the_pipeline_at_import_time_is_refused_on_the_platform(tmp_path: Path) -> None:

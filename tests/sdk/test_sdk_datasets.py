@@ -11,13 +11,13 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import polars as pl
 import pytest
 
 from joliba import Dataset, current_run, workspace
+from joliba.domain.wire import Event
 from joliba.sdk.context import RunContext
 from joliba.sdk.datasets import DatasetError, DatasetNotFound
 from joliba.sdk.events import EventWriter
@@ -197,9 +197,9 @@ class ListSink:
     terminal = False
 
     def __post_init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.events: list[Event] = []
 
-    def write(self, events: list[dict[str, Any]]) -> None:
+    def write(self, events: list[Event]) -> None:
         self.events.extend(events)
 
 

@@ -43,7 +43,7 @@ def _read(url: str, sql: str) -> list[tuple[Any, ...]]:
         with sqlite3.connect(url.split("///", 1)[1]) as con:
             return con.execute(sql).fetchall()
     with psycopg.connect(url) as con:
-        return con.execute(sql).fetchall()  # type: ignore[arg-type]
+        return con.execute(sql).fetchall()
 
 
 def test_a_frame_becomes_a_table_and_replaces_the_old_one(database: str) -> None:

@@ -97,7 +97,7 @@ def test_tls_checks_the_name_typed_not_the_address(tmp_path: Path) -> None:
     def remember(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: Any) -> None:
         seen.append(name)
 
-    context.sni_callback = remember  # type: ignore[assignment]
+    context.sni_callback = remember
     with RawServer(answer(body=b"secure"), wrap=context) as server:
         response = get(f"https://localhost:{server.port}/", verify=trusted)
         assert response.text == "secure"
@@ -273,11 +273,11 @@ def test_checks_never_repeat_the_far_end() -> None:
         result = checker.check(ConnectionType.DHIS2, {"url": url, "token": "t"}, set())
         assert result.message == "not a DHIS2 server (no system/info)"
 
-    def banner(conn: socket.socket, server: RawServer) -> None:
+    def intranet_page(conn: socket.socket, server: RawServer) -> None:
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n<html>an intranet page</html>")
         conn.close()
 
-    with RawServer(banner) as server:
+    with RawServer(intranet_page) as server:
         values = {
             "host": "127.0.0.1",
             "port": str(server.port),

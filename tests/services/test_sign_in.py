@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from joliba.db.tables import utcnow
+from joliba.db.tables import User, utcnow
 from joliba.domain.errors import Invalid, TooManyRequests
 from joliba.services import sessions, users
 from joliba.services.actors import Actor
@@ -34,7 +34,7 @@ def _try(
     ip: str = "10.0.0.1",
     device_user: uuid.UUID | None = None,
     clock: Clock | None = None,
-):
+) -> str | None:
     with platform.db.transaction() as session:
         user = users.authenticate(
             session,
@@ -49,10 +49,16 @@ def _try(
         return user.email if user else None
 
 
-def _wait(platform: Platform, email: str, ip: str, clock: Clock | None = None, **kw) -> int:
+def _wait(
+    platform: Platform,
+    email: str,
+    ip: str,
+    clock: Clock | None = None,
+    device_user: uuid.UUID | None = None,
+) -> int:
     """The Retry-After of an attempt (with the right password) that must be refused."""
     with pytest.raises(TooManyRequests) as caught:
-        _try(platform, email, PASSWORD, ip, clock=clock, **kw)
+        _try(platform, email, PASSWORD, ip, clock=clock, device_user=device_user)
     return caught.value.retry_after
 
 
@@ -162,7 +168,7 @@ def test_unknown_email_fails_like_a_wrong_password(platform: Platform) -> None:
     assert _try(platform, f"{unique()}@example.org", PASSWORD) is None
 
 
-def _change(platform: Platform, user, current: str, new: str) -> bool:
+def _change(platform: Platform, user: User, current: str, new: str) -> bool:
     with platform.db.transaction() as session:
         return users.change_password(
             session,

@@ -18,10 +18,12 @@ def csrf_of(html: str) -> str:
 
 
 class PageClient:
-    """Signed in (or not) on the live server; ``post`` sends the CSRF token like a form."""
+    """Signed in (or not) on a server; ``post`` sends the CSRF token like a form."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(
+            base_url=base_url, follow_redirects=False, timeout=30, transport=transport
+        )
         self.csrf = ""
 
     def sign_in(self, email: str, password: str) -> httpx.Response:
@@ -45,14 +47,16 @@ class PageClient:
 
 
 class Pages:
-    """Makes page clients for one server and closes them all at the end."""
+    """Makes page clients for one server and closes them all at the end; with a
+    ``transport`` (tests/fixtures/asgi.py), they reach the app in process."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url
+        self.transport = transport
         self.clients: list[PageClient] = []
 
     def anonymous(self) -> PageClient:
-        client = PageClient(self.base_url)
+        client = PageClient(self.base_url, self.transport)
         self.clients.append(client)
         return client
 

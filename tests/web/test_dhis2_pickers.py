@@ -7,6 +7,7 @@ import re
 from joliba.domain.permissions import Role
 from tests.conftest import World, unique
 from tests.dhis2.emulator_support import live_emulator
+from tests.fixtures.connections import connect_dhis2
 from tests.pipeline_helpers import log_messages, push, wait_for_run
 from tests.web.page_client import Pages
 
@@ -44,16 +45,7 @@ def test_the_picker_searches_the_chosen_connection_and_its_picks_run(
     push(admin.api, ws, code, PICKS)
     client = pages.signed_in(admin.email, admin.password)
     with live_emulator(scale=0.1) as dhis2:
-        created = admin.api.post(
-            f"/workspaces/{ws}/connections",
-            json={
-                "type": "dhis2",
-                "name": "HMIS",
-                "slug": "hmis",
-                "fields": {"url": str(dhis2.base_url), "username": "admin", "password": "district"},
-            },
-        )
-        assert created.status_code == 201, created.text
+        connect_dhis2(admin.api, ws, str(dhis2.base_url))
         elements = {
             e["name"]: e["id"]
             for e in dhis2.get(

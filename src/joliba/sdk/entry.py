@@ -39,6 +39,7 @@ from joliba.sdk.events import EventWriter, FdSink, Sink, TerminalSink, parse_lev
 from joliba.sdk.loader import LoadError, load_pipeline
 from joliba.sdk.parameters import bind_values
 from joliba.sdk.pipeline import report_failure
+from joliba.sdk.threads import start_daemon
 
 WATCH_INTERVAL = 0.5
 
@@ -60,9 +61,7 @@ def watch_parent(interval: float = WATCH_INTERVAL) -> threading.Thread:
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(interval)
 
-    thread = threading.Thread(target=watch, name="joliba-parent-watch", daemon=True)
-    thread.start()
-    return thread
+    return start_daemon(watch, name="joliba-parent-watch")
 
 
 def main() -> int:

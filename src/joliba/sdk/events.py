@@ -19,6 +19,7 @@ from typing import Protocol, assert_never
 
 from joliba.domain import wire
 from joliba.domain.wire import Event, LogLevel, OutputKind, TaskState
+from joliba.sdk.threads import start_daemon
 
 #: The numeric weight of each level a log event may have (``wire.LOG_LEVELS``).
 LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -116,8 +117,7 @@ class EventWriter:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self._queue: queue.SimpleQueue[Event | threading.Event] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._drain, name="joliba-events", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._drain, name="joliba-events")
         atexit.register(self.flush)
 
     # One method per kind of event (:data:`joliba.domain.wire.Event`).

@@ -13,7 +13,8 @@ import contextlib
 import os
 import select
 import socket
-import threading
+
+from joliba.sdk.threads import start_daemon
 
 _CHUNK = 65_536
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
@@ -40,11 +41,9 @@ def _listen(socket_path: str, endpoint: tuple[str, int] | None) -> int:
     def accept() -> None:
         while True:
             client, _ = listener.accept()
-            threading.Thread(
-                target=_relay, args=(client, socket_path, endpoint), daemon=True
-            ).start()
+            start_daemon(_relay, name=f"joliba-relay-{port}", args=(client, socket_path, endpoint))
 
-    threading.Thread(target=accept, name=f"joliba-relay-{port}", daemon=True).start()
+    start_daemon(accept, name=f"joliba-relay-{port}")
     return port
 
 

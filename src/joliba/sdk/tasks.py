@@ -179,6 +179,8 @@ def run_graph(graph: Graph, context: RunContext) -> None:
     from collections import deque
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+    from joliba.sdk.threads import leave_signals_to_main
+
     handles = graph.handles
     total = len(handles)
     waiting_on = {h.id: len(h.deps) for h in handles}
@@ -195,7 +197,9 @@ def run_graph(graph: Graph, context: RunContext) -> None:
     failure: TaskFailed | None = None
     finished = 0
     workers = min(MAX_WORKERS, total)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="joliba-task") as pool:
+    with ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="joliba-task", initializer=leave_signals_to_main
+    ) as pool:
         running: dict[Future[Any], TaskHandle] = {}
         while True:
             while ready and len(running) < workers and not stop.is_set():

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from joliba.settings import Settings, prepare_home
+from joliba.settings import Settings, SettingsError, load_settings, prepare_home
+from tests.fixtures.cli import run_joliba
 
 
 def test_secret_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
@@ -68,6 +69,26 @@ def test_the_celery_executor_is_refused_until_it_exists(monkeypatch: pytest.Monk
         Settings()
     monkeypatch.setenv("JOLIBA_EXECUTOR", "process")
     assert Settings().executor == "process"
+
+
+def test_a_bad_setting_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOLIBA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JOLIBA_MAX_RUNS", "many")
+    monkeypatch.setenv("JOLIBA_EXECUTOR", "celery")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        "JOLIBA_EXECUTOR=celery is not available yet (accepted: process); "
+        "JOLIBA_MAX_RUNS: Input should be a valid integer, unable to parse string as an integer"
+    )
+    # The server commands say it in one line on stderr and exit 2, touching nothing.
+    result = run_joliba("workspaces", "list", env=dict(os.environ))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {refused.value}"
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "home").exists()
 
 
 def test_no_broker_setting_is_advertised(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,7 @@ from joliba.logs import install_redaction
 from joliba.runner.dispatcher import Runner
 from joliba.runner.profiler import Profiler
 from joliba.services.platform import Platform
-from joliba.settings import Settings, prepare_home
+from joliba.settings import Settings, load_settings, prepare_home
 from joliba.web import pages
 
 log = logging.getLogger("joliba")
@@ -31,7 +31,7 @@ log = logging.getLogger("joliba")
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
     """Build the ASGI app. Migrations run when it starts (see ``lifespan``)."""
     if platform is None:
-        settings = settings or Settings()
+        settings = settings or load_settings()
         prepare_home(settings)
         platform = Platform.from_settings(settings)
     ready = platform

@@ -11,16 +11,36 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from joliba.domain.local_paths import absolute, absolute_folder_url, absolute_sqlite_url
 from joliba.domain.proxies import Network, parse_networks
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 #: The values JOLIBA_EXECUTOR accepts (a Celery executor comes with scale-out, later).
 EXECUTORS = ("process",)
+
+
+class SettingsError(ValueError):
+    """A setting is not valid; the message names each bad one (``JOLIBA_MAX_RUNS: …``)."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (and ``overrides``), or a :class:`SettingsError`
+    that names what is wrong, one line per bad setting; values are never repeated, since
+    some are secrets."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "JOLIBA_" + ".".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(message if message.startswith(name) else f"{name}: {message}")
+        raise SettingsError("; ".join(lines)) from None
 
 
 class Settings(BaseSettings):
@@ -302,33 +322,6 @@ class Settings(BaseSettings):
                 f"No secret key: set JOLIBA_SECRET_KEY or run a joliba command that "
                 f"prepares {self.home}"
             ) from None
-
-
-def absolute(path: Path) -> Path:
-    """``path`` with ``~`` expanded, relative to the current folder: no symlink resolved."""
-    return path.expanduser().absolute()
-
-
-def absolute_sqlite_url(url: str) -> str:
-    """A ``sqlite:///relative.db`` URL made absolute; other URLs (and in-memory) unchanged."""
-    scheme, sep, rest = url.partition(":///")
-    if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
-        return url
-    path, mark, query = rest.partition("?")
-    if path in ("", ":memory:") or path.startswith(("/", "file:")):
-        return url
-    return f"{scheme}:///{absolute(Path(path))}{mark}{query}"
-
-
-def absolute_folder_url(value: str) -> str:
-    """A local folder (plain or ``file://``) made absolute; other URLs (s3://, https://)
-    unchanged."""
-    if value.startswith("file://"):
-        path = value.removeprefix("file://")
-        return value if path.startswith("/") else f"file://{absolute(Path(path))}"
-    if "://" in value or not value.strip():
-        return value
-    return str(absolute(Path(value)))
 
 
 def prepare_home(settings: Settings) -> None:

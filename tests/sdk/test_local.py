@@ -70,6 +70,27 @@ def test_runs_with_config_text_and_workspace_yaml(tmp_path: Path) -> None:
     assert (folder / "data" / "out" / "total.txt").read_text() == "4045"
 
 
+def test_a_relative_sqlite_database_is_beside_the_workspace_yaml(tmp_path: Path) -> None:
+    folder = write_pipeline(
+        tmp_path / "code",
+        """
+        @pipeline()
+        def where():
+            current_run.log_info(workspace.database_url)
+
+        if __name__ == "__main__":
+            where()
+        """,
+    )
+    (folder / "workspace.yaml").write_text(WORKSPACE_YAML)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_local(folder, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    # As files_path: against the yaml file's folder, not the folder the run started in.
+    assert result.stderr.splitlines()[0].endswith(f" INFO sqlite:///{folder}/local.db")
+
+
 def test_config_file_and_log_level(tmp_path: Path) -> None:
     folder = write_pipeline(tmp_path / "code", EXTRACT)
     (folder / "workspace.yaml").write_text(WORKSPACE_YAML)

@@ -289,6 +289,25 @@ def test_an_interrupt_fired_before_the_query_starts_still_stops_it(
     assert "client went away" in str(stopped.value)
 
 
+def test_an_interrupt_during_the_checks_is_a_clear_error(cache: TableCache, table: Path) -> None:
+    """The checks before the query run DuckDB too (a long query to parse and serialise): the
+    client going away meanwhile stops them with the same error, not DuckDB's own."""
+    interrupt = Interrupt()
+    interrupt.fire("was stopped: the client went away")
+    long_sql = f"SELECT id FROM cases WHERE id IN ({', '.join(map(str, range(50_000)))})"
+    with cache.reading("query", interrupt) as con, pytest.raises(TableError) as stopped:
+        query(
+            con,
+            {"cases": table},
+            long_sql,
+            max_rows=10,
+            max_bytes=MIB,
+            timeout=600,
+            interrupt=interrupt,
+        )
+    assert str(stopped.value) == "sql: the query was stopped: the client went away"
+
+
 def test_answers_are_cut_at_the_size_limit_in_bounded_memory(
     cache: TableCache, table: Path
 ) -> None:

@@ -20,15 +20,36 @@ if TYPE_CHECKING:
     from joliba.services.platform import Platform
     from joliba.settings import Settings
 
-__all__ = ["JsonOption", "console", "errors", "open_platform", "print_rows", "transaction"]
+__all__ = [
+    "JsonOption",
+    "console",
+    "errors",
+    "open_platform",
+    "print_rows",
+    "server_settings",
+    "transaction",
+]
+
+
+def server_settings(**overrides: object) -> Settings:
+    """The server's settings; a bad one ends the command with one line naming it (exit 2)."""
+    from rich.markup import escape
+
+    from joliba.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def open_platform(settings: Settings | None = None, *, migrate: bool = True) -> Platform:
     from joliba.db.migrate import upgrade
     from joliba.services.platform import Platform
-    from joliba.settings import Settings, prepare_home
+    from joliba.settings import prepare_home
 
-    settings = settings or Settings()
+    settings = settings or server_settings()
     prepare_home(settings)
     platform = Platform.from_settings(settings)
     if migrate:

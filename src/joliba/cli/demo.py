@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from joliba.cli.common import console, open_platform
+from joliba.cli.common import console, open_platform, server_settings
 
 if TYPE_CHECKING:
     from joliba.dhis2.emulator.serve import Background
@@ -34,7 +34,6 @@ def demo(
     from joliba.app import create_app
     from joliba.runner.demo import finish_run, seed_pipeline
     from joliba.services import demo as demo_service
-    from joliba.settings import Settings
 
     overrides: dict[str, object] = {}
     if "JOLIBA_HOME" not in os.environ:
@@ -44,7 +43,7 @@ def demo(
     if "JOLIBA_CONNECTION_ALLOW_PRIVATE" not in os.environ:
         # The demo's DHIS2 emulator is on 127.0.0.1: its connection must reach it.
         overrides["connection_allow_private"] = True
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = server_settings(**overrides)
     url = settings.base_url
     platform = open_platform(settings)
     # The emulator first: the connection records the port it actually got.

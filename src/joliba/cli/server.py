@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from joliba.cli.common import open_platform
+from joliba.cli.common import open_platform, server_settings
 
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 
@@ -17,9 +17,8 @@ def serve(
     import uvicorn
 
     from joliba.app import create_app
-    from joliba.settings import Settings
 
-    settings = Settings()
+    settings = server_settings()
     if "base_url" not in settings.model_fields_set:
         # Runs call the API at BASE_URL: by default, this very server (its token must never
         # go to another one listening on the default port).

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from joliba.domain.errors import Invalid
+from joliba.domain.local_paths import absolute_sqlite_url
 from joliba.domain.parameters import CONNECTION_TYPES, validate_values
 from joliba.domain.slugs import check_slug
 from joliba.sdk.context import RunContext
@@ -136,7 +137,8 @@ def _apply_workspace_file(context: RunContext, path: Path) -> None:
     database_url = data.get("database_url")
     if database_url is not None and not isinstance(database_url, str):
         raise WorkspaceFileError(f"{path}: database_url must be text")
-    context.database_url = database_url
+    # A relative SQLite file, like files_path, is beside the workspace.yaml.
+    context.database_url = database_url and absolute_sqlite_url(database_url, path.parent)
     context.connections = _connections(path, data.get("connections") or {})
 
 

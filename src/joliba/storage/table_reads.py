@@ -187,6 +187,8 @@ def check_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Only one statement, and a SELECT: anything that writes or sets is refused up front."""
     try:
         statements = con.extract_statements(sql)
+    except duckdb.InterruptException:
+        raise  # the caller says why it was stopped
     except duckdb.Error as exc:
         raise TableError(f"sql: {_message(exc)}") from None
     if len(statements) != 1:
@@ -244,14 +246,15 @@ def query(
     """Run a user's SELECT over ``tables`` (SQL name → Parquet path) on ``con``, which
     ``interrupt`` is attached to (see ``TableCache.reading``); it fires after ``timeout``
     seconds. The answer says whether rows were cut, and why (``truncated_by``)."""
-    check_select(con, sql)
-    check_reads(con, sql)
     timer = threading.Timer(
         timeout, interrupt.fire, args=(f"took longer than {timeout:g} s and was stopped",)
     )
     timer.daemon = True
     timer.start()
     try:
+        # The checks run DuckDB too: a client that hangs up meanwhile interrupts them.
+        check_select(con, sql)
+        check_reads(con, sql)
         if interrupt.reason:
             raise duckdb.InterruptException(interrupt.reason)
         for name, path in tables.items():

@@ -21,7 +21,7 @@ import pytest
 
 from joliba.dhis2 import DHIS2, DataValueSelection, DHIS2Error
 from joliba.dhis2.chunks import Chunks
-from joliba.dhis2.emulator.country import DEFAULT_COC
+from joliba.dhis2.emulator.ids import DEFAULT_COC
 from tests.dhis2.emulator_support import live_emulator
 
 TINY = Chunks(org_units=2, subtree_units=1, data_elements=3, periods=2)

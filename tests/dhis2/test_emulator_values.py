@@ -16,7 +16,8 @@ import polars as pl
 import pytest
 
 from joliba.dhis2.emulator import _periods, build_country
-from joliba.dhis2.emulator.country import DEFAULT_COC, Country
+from joliba.dhis2.emulator.country import Country
+from joliba.dhis2.emulator.ids import DEFAULT_COC
 from joliba.dhis2.emulator.value_stream import CSV_COLUMNS
 from joliba.dhis2.emulator.values import DataValue, Values
 from tests.dhis2.emulator_support import TODAY, live_emulator

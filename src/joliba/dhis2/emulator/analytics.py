@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from joliba.dhis2.emulator import _periods
-from joliba.dhis2.emulator.country import Country, Obj
+from joliba.dhis2.emulator.country import Country
+from joliba.dhis2.emulator.ids import Obj
 from joliba.dhis2.emulator.messages import error, json_response
 from joliba.dhis2.emulator.values import Values
 

@@ -19,8 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from joliba.dhis2.emulator import analytics, data_values, metadata, system, tracker
 from joliba.dhis2.emulator.auth import Authenticator, unauthorized
-from joliba.dhis2.emulator.country import Country, build_country, uid
+from joliba.dhis2.emulator.country import Country, build_country
 from joliba.dhis2.emulator.faults import Faults
+from joliba.dhis2.emulator.ids import uid
 from joliba.dhis2.emulator.messages import error, json_response
 from joliba.dhis2.emulator.values import Values
 

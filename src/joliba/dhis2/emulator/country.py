@@ -8,11 +8,9 @@ here: they are computed from the seed when asked for (see ``values.py``).
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from joliba.dhis2.emulator.catalogue import (
     FACILITY_KINDS,
@@ -23,84 +21,9 @@ from joliba.dhis2.emulator.catalogue import (
     SYLLABLES,
     THEMES,
 )
-
-Obj = dict[str, Any]
-
-ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-LETTERS = ALPHABET[:52]
-
-# The default category model has the same identifiers in every DHIS2 database.
-DEFAULT_COMBO = "bjDvmb4bfuf"
-DEFAULT_CATEGORY = "GLevLNI9wkl"
-DEFAULT_OPTION = "xYerKDKCefk"
-DEFAULT_COC = "HllvX50cXC0"
-
-CREATED = "2019-03-12T09:14:08.512"
-LAST_UPDATED = "2024-02-05T16:20:41.133"
-
-
-def uid(seed: int, *parts: object) -> str:
-    """A DHIS2 identifier (letter then 10 letters or digits) derived from the seed and parts."""
-    digest = hashlib.blake2b(repr((seed, *parts)).encode(), digest_size=16).digest()
-    number = int.from_bytes(digest, "big")
-    chars = [LETTERS[number % 52]]
-    number //= 52
-    for _ in range(10):
-        chars.append(ALPHABET[number % 62])
-        number //= 62
-    return "".join(chars)
-
-
-def ref(identifier: str) -> Obj:
-    return {"id": identifier}
-
-
-def base(identifier: str, name: str, code: str | None = None, short: str | None = None) -> Obj:
-    obj: Obj = {
-        "id": identifier,
-        "name": name,
-        "displayName": name,
-        "shortName": (short or name)[:50],
-        "displayShortName": (short or name)[:50],
-        "created": CREATED,
-        "lastUpdated": LAST_UPDATED,
-        "translations": [],
-        "attributeValues": [],
-    }
-    if code:
-        obj["code"] = code
-    return obj
-
-
-def rectangle(west: float, south: float, east: float, north: float) -> Obj:
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {"type": "Polygon", "coordinates": [[[round(x, 4), round(y, 4)] for x, y in ring]]}
-
-
-def multipolygon(*parts: tuple[float, float, float, float]) -> Obj:
-    """Several rectangles (west, south, east, north) as one GeoJSON MultiPolygon."""
-    return {"type": "MultiPolygon", "coordinates": [rectangle(*p)["coordinates"] for p in parts]}
-
-
-#: Districts (by their number in the region) with islands off their east coast, as real
-#: coastal and lake districts are MultiPolygons; the value is how many islands.
-ISLAND_DISTRICTS = {2: 1, 6: 2}
-#: The share of such a district's cell (from its west edge) that is mainland; its facilities
-#: are placed there.
-MAINLAND = 0.7
-
-
-def district_geometry(west: float, south: float, width: float, height: float, islands: int) -> Obj:
-    """A district's cell as a rectangle, or as mainland and islands when it has some."""
-    if not islands:
-        return rectangle(west, south, west + width, south + height)
-    parts = [(west, south, west + (MAINLAND + 0.02) * width, south + height)]
-    spans = [(0.55, 0.8), (0.15, 0.35)][:islands]
-    for low, high in spans:
-        parts.append(
-            (west + 0.8 * width, south + low * height, west + 0.95 * width, south + high * height)
-        )
-    return multipolygon(*parts)
+from joliba.dhis2.emulator.categories import build_categories
+from joliba.dhis2.emulator.geometry import ISLAND_DISTRICTS, MAINLAND, district_geometry, rectangle
+from joliba.dhis2.emulator.ids import DEFAULT_COC, DEFAULT_COMBO, Obj, base, ref, uid
 
 
 @dataclass
@@ -171,7 +94,7 @@ def build_country(seed: int = 1, scale: float = 1.0) -> Country:
     country = Country(seed=seed, scale=scale)
     rng = random.Random(seed)  # noqa: S311 (synthetic data, not security)
     _org_units(country, rng)
-    _categories(country)
+    build_categories(country)
     _data_elements(country, rng)
     _data_sets_and_indicators(country)
     _programs(country)
@@ -285,129 +208,6 @@ def _org_units(country: Country, rng: random.Random) -> None:
         group = base(uid(seed, "ougroup", name), name, short=name)
         group["organisationUnits"] = [ref(m) for m in members]
         country.add("organisationUnitGroups", group)
-
-
-def _categories(country: Country) -> None:
-    seed = country.seed
-    option = base(DEFAULT_OPTION, "default")
-    country.add("categoryOptions", option)
-    category = base(DEFAULT_CATEGORY, "default")
-    category.update(
-        {"dataDimensionType": "DISAGGREGATION", "categoryOptions": [ref(DEFAULT_OPTION)]}
-    )
-    country.add("categories", category)
-    combo = base(DEFAULT_COMBO, "default")
-    combo.update(
-        {
-            "dataDimensionType": "DISAGGREGATION",
-            "categories": [ref(DEFAULT_CATEGORY)],
-            "categoryOptionCombos": [ref(DEFAULT_COC)],
-            "isDefault": True,
-        }
-    )
-    country.add("categoryCombos", combo)
-    coc = base(DEFAULT_COC, "default")
-    coc.update(
-        {
-            "categoryCombo": ref(DEFAULT_COMBO),
-            "categoryOptions": [ref(DEFAULT_OPTION)],
-            "ignoreApproval": False,
-        }
-    )
-    country.add("categoryOptionCombos", coc)
-    country.combo_cocs[DEFAULT_COMBO] = [DEFAULT_COC]
-    options = {
-        "sex": ["Male", "Female"],
-        "age": ["<5y", "5y+"],
-        "location": ["Fixed", "Outreach"],
-    }
-    option_ids: dict[str, dict[str, str]] = {}
-    for cat, names in options.items():
-        option_ids[cat] = {}
-        for name in names:
-            item = base(uid(seed, "co", cat, name), name)
-            country.add("categoryOptions", item)
-            option_ids[cat][name] = item["id"]
-        category = base(uid(seed, "cat", cat), cat.capitalize())
-        category.update(
-            {
-                "dataDimensionType": "DISAGGREGATION",
-                "categoryOptions": [ref(i) for i in option_ids[cat].values()],
-            }
-        )
-        country.add("categories", category)
-    combos = {"age_sex": ["age", "sex"], "age": ["age"], "sex": ["sex"], "location": ["location"]}
-    for key, cats in combos.items():
-        combo_id = uid(seed, "cc", key)
-        combo = base(combo_id, " and ".join(c.capitalize() for c in cats))
-        tuples: list[list[str]] = [[]]
-        for cat in cats:
-            tuples = [[*t, name] for t in tuples for name in options[cat]]
-        coc_ids = []
-        for names in tuples:
-            coc = base(uid(seed, "coc", key, *names), ", ".join(names))
-            coc.update(
-                {
-                    "categoryCombo": ref(combo_id),
-                    "categoryOptions": [
-                        ref(option_ids[cat][name]) for cat, name in zip(cats, names, strict=True)
-                    ],
-                    "ignoreApproval": False,
-                }
-            )
-            country.add("categoryOptionCombos", coc)
-            coc_ids.append(coc["id"])
-        combo.update(
-            {
-                "dataDimensionType": "DISAGGREGATION",
-                "categories": [ref(uid(seed, "cat", c)) for c in cats],
-                "categoryOptionCombos": [ref(c) for c in coc_ids],
-                "isDefault": False,
-            }
-        )
-        country.add("categoryCombos", combo)
-        country.combo_cocs[combo_id] = coc_ids
-    _funding(country)
-
-
-def _funding(country: Country) -> None:
-    """An attribute combo, as data sets reported by several funders or partners have: the
-    values of its data set are told apart by their attribute option combo."""
-    seed = country.seed
-    names = ["Government", "Donor"]
-    option_ids = []
-    for name in names:
-        option = base(uid(seed, "co", "funding", name), name)
-        country.add("categoryOptions", option)
-        option_ids.append(option["id"])
-    category = base(uid(seed, "cat", "funding"), "Funding")
-    category.update(
-        {"dataDimensionType": "ATTRIBUTE", "categoryOptions": [ref(i) for i in option_ids]}
-    )
-    country.add("categories", category)
-    combo = base(uid(seed, "cc", "funding"), "Funding")
-    coc_ids = []
-    for name, option_id in zip(names, option_ids, strict=True):
-        coc = base(uid(seed, "coc", "funding", name), name)
-        coc.update(
-            {
-                "categoryCombo": ref(combo["id"]),
-                "categoryOptions": [ref(option_id)],
-                "ignoreApproval": False,
-            }
-        )
-        country.add("categoryOptionCombos", coc)
-        coc_ids.append(coc["id"])
-    combo.update(
-        {
-            "dataDimensionType": "ATTRIBUTE",
-            "categories": [ref(category["id"])],
-            "categoryOptionCombos": [ref(c) for c in coc_ids],
-            "isDefault": False,
-        }
-    )
-    country.add("categoryCombos", combo)
-    country.combo_cocs[combo["id"]] = coc_ids
 
 
 def _data_element(

@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from joliba.dhis2.emulator import _periods, value_stream
-from joliba.dhis2.emulator.country import DEFAULT_COC, Country
+from joliba.dhis2.emulator.country import Country
 from joliba.dhis2.emulator.faults import Faults
+from joliba.dhis2.emulator.ids import DEFAULT_COC
 from joliba.dhis2.emulator.messages import MEDIA_TYPE, error, json_response, web_message
 from joliba.dhis2.emulator.values import DataValue, Values, timestamp
 

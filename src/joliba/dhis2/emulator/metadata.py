@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from joliba.dhis2.emulator.country import Country, Obj
+from joliba.dhis2.emulator.country import Country
+from joliba.dhis2.emulator.ids import Obj
 from joliba.dhis2.emulator.messages import error, json_response, not_found
 
 COLLECTIONS = {

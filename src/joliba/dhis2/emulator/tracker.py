@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from joliba.dhis2.emulator import _periods
-from joliba.dhis2.emulator.country import DEFAULT_COC, Obj, uid
+from joliba.dhis2.emulator.ids import DEFAULT_COC, Obj, uid
 from joliba.dhis2.emulator.messages import error, json_response
 
 if TYPE_CHECKING:

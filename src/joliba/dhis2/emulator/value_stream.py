@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from joliba.dhis2.emulator.country import DEFAULT_COC
+from joliba.dhis2.emulator.ids import DEFAULT_COC
 from joliba.dhis2.emulator.values import Block, DataValue, Template
 
 CSV_MEDIA_TYPE = "application/csv"

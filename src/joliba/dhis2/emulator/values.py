@@ -25,7 +25,8 @@ from functools import cached_property
 import polars as pl
 
 from joliba.dhis2.emulator import _periods
-from joliba.dhis2.emulator.country import DEFAULT_COC, Country
+from joliba.dhis2.emulator.country import Country
+from joliba.dhis2.emulator.ids import DEFAULT_COC
 
 Key = tuple[str, str, str, str, str]  # dataElement, period, orgUnit, categoryOptionCombo, aoc
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
@@ -32,6 +33,7 @@ from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
 from tests.fixtures.asgi import InProcess
+from tests.fixtures.pg_cluster import Cluster, password_cluster
 from tests.wheels import build_wheel
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -335,6 +337,56 @@ class World:
 @pytest.fixture
 def world(platform: Platform, server: LiveServer) -> Iterator[World]:
     w = World(platform, server)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """This worker's PostgreSQL cluster with password authentication (tests/fixtures/pg_cluster)."""
+    with password_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def db_platform(
+    backend: str, pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    """A platform whose workspaces get PostgreSQL databases on ``pg_cluster``. On the
+    postgresql backend its metadata database is on that cluster too, as on a one-server
+    install, so tests can check that workspace roles cannot open it."""
+    home = tmp_path_factory.mktemp(f"home-db-{backend}")
+    url = None
+    if backend == "postgresql":
+        with psycopg.connect(pg_cluster.url(), autocommit=True) as con:
+            con.execute("CREATE DATABASE joliba_metadata")
+        url = pg_cluster.url("joliba_metadata")
+    wheels = home / "wheels"
+    build_wheel(wheels)
+    settings = make_settings(
+        home,
+        url,
+        package_index_url="none",
+        package_find_links=str(wheels),
+        workspace_database_url=pg_cluster.url(),
+    )
+    platform = Platform.from_settings(settings)
+    upgrade(platform.db.engine)
+    yield platform
+    platform.close()
+
+
+@pytest.fixture(scope="session")
+def db_server(db_platform: Platform) -> Iterator[LiveServer]:
+    with LiveServer(create_app(platform=db_platform)) as live:
+        db_platform.settings.base_url = live.url
+        yield live
+
+
+@pytest.fixture
+def db_world(db_platform: Platform, db_server: LiveServer) -> Iterator[World]:
+    """A world whose workspaces each have a PostgreSQL database."""
+    w = World(db_platform, db_server)
     yield w
     w.close()
 

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         install_redaction()  # after the server has configured its loggers
         await run_in_threadpool(upgrade, ready.db.engine)
+        await run_in_threadpool(ready.databases.start)
         runner = None
         if ready.settings.executor == "process" and ready.settings.max_runs > 0:
             runner = Runner(ready)

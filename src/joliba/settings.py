@@ -74,9 +74,10 @@ class Settings(BaseSettings):
     )
     workspace_database_url: str | None = Field(
         default=None,
-        description="PostgreSQL admin URL for workspace databases (used by later features). "
-        "Default: one SQLite file per workspace in HOME/workspace-databases, which pipeline "
-        "runs get as workspace.database_url.",
+        description="PostgreSQL URL of a role with CREATEDB and CREATEROLE (a superuser for "
+        "PostGIS): every workspace then gets its own database on that server, with an owner "
+        "and a read-only role, which pipeline runs get as workspace.database_url and BI tools "
+        "connect with. Default: one SQLite file per workspace in HOME/workspace-databases.",
     )
     executor: Literal["process"] = Field(
         default="process",
@@ -259,6 +260,16 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_database(cls, value: str | None) -> str | None:
         return None if value is None else absolute_sqlite_url(value)
+
+    @field_validator("workspace_database_url")
+    @classmethod
+    def _check_workspace_database(cls, value: str | None) -> str | None:
+        if value and value.split("://", 1)[0].split("+", 1)[0] not in ("postgresql", "postgres"):
+            raise ValueError(
+                "JOLIBA_WORKSPACE_DATABASE_URL must be a postgresql:// URL (workspace "
+                "databases are SQLite files when it is not set)"
+            )
+        return value or None
 
     @field_validator("storage_url", "package_find_links")
     @classmethod

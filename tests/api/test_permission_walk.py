@@ -51,6 +51,8 @@ class Endpoint:
     #: UNRESTRICTED (signed in, not with a workspace-restricted token) or SUPERUSER.
     rule: Action | str
     prepare: Prepare = lambda ctx, caller: {}
+    #: Walked in a world whose workspaces have PostgreSQL databases (``db_world``).
+    databases: bool = False
 
 
 @dataclass
@@ -278,6 +280,14 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/connection-types", USER),
     Endpoint("POST", "/invitations/accept", UNRESTRICTED, _invitation_for_caller),
     Endpoint("GET", "/workspaces/{ws}", Action.WORKSPACE_VIEW),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/database",
+        Action.DATABASE_REVEAL,  # with reveal=true; without it, DATABASE_READ (every member)
+        lambda ctx, caller: {"query": {"reveal": "true"}},
+        databases=True,
+    ),
+    Endpoint("POST", "/workspaces/{ws}/database/rotate", Action.DATABASE_ROTATE, databases=True),
     Endpoint(
         "PATCH",
         "/workspaces/{ws}",
@@ -713,7 +723,17 @@ def test_permission_walk(world: World, caller: str) -> None:
     failures: list[str] = []
     with live_emulator(scale=0.1) as dhis2:  # the DHIS2 pickers' endpoint searches it
         ctx.cache["dhis2_url"] = str(dhis2.base_url)
-        _walk(ctx, failures, caller)
+        _walk(ctx, failures, caller, [e for e in ENDPOINTS if not e.databases])
+    assert not failures, "\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_permission_walk_of_workspace_databases(db_world: World, caller: str) -> None:
+    """The workspace-database endpoints, where workspaces have PostgreSQL databases."""
+    admin = db_world.person()
+    ctx = Ctx(world=db_world, ws=db_world.workspace(admin), admin=admin)
+    failures: list[str] = []
+    _walk(ctx, failures, caller, [e for e in ENDPOINTS if e.databases])
     assert not failures, "\n" + "\n".join(failures)
 
 
@@ -733,12 +753,12 @@ def _declared() -> dict[tuple[str, str], set[str]]:
     }
 
 
-def _walk(ctx: Ctx, failures: list[str], name: str) -> None:
+def _walk(ctx: Ctx, failures: list[str], name: str, endpoints: list[Endpoint]) -> None:
     declared = _declared()
     for caller in _callers(ctx):
         if caller.name != name:
             continue
-        for endpoint in ENDPOINTS:
+        for endpoint in endpoints:
             spec = endpoint.prepare(ctx, caller)
             url = endpoint.path.format(ws=ctx.ws, **spec.get("params", {}))
             response = caller.client.request(

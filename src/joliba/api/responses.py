@@ -42,8 +42,9 @@ DESCRIPTIONS = {
     429: "Too many failed sign-ins, or too many outbound requests at once; wait "
     "`Retry-After` seconds",
     502: "A connection's server answered with an error or not at all",
-    503: "Something the server needs is unavailable: the database, the storage, or the run "
-    "sandbox (pushing a version runs its code to read its parameters)",
+    503: "Something the server needs is unavailable: the database, the storage, the "
+    "workspace-database server, or the run sandbox (pushing a version runs its code to read "
+    "its parameters)",
 }
 
 #: Statuses only some operations answer, beyond what the rules above give.
@@ -64,6 +65,9 @@ EXTRA: dict[tuple[str, str], frozenset[int]] = {
     # Both run in the outbound pool, which answers 429 when it is full.
     ("POST", "/workspaces/{ws}/connections/{slug}/test"): frozenset({429}),
     ("GET", "/workspaces/{ws}/connections/{slug}/dhis2/{collection}"): frozenset({429, 502}),
+    # The workspace-database server is down, or workspace databases are SQLite files.
+    ("GET", "/workspaces/{ws}/database"): frozenset({503}),
+    ("POST", "/workspaces/{ws}/database/rotate"): frozenset({503}),
 }
 
 

@@ -21,6 +21,7 @@ from joliba.api import (
     triggers,
     users,
     webhooks,
+    workspace_databases,
     workspaces,
 )
 from joliba.http import errors
@@ -30,6 +31,7 @@ ROUTERS = (
     me.router,
     users.router,
     workspaces.router,
+    workspace_databases.router,
     members.router,
     files.router,
     connections.router,

@@ -25,6 +25,7 @@ __all__ = [
     "console",
     "errors",
     "open_platform",
+    "platform_work",
     "print_rows",
     "server_settings",
     "transaction",
@@ -58,16 +59,25 @@ def open_platform(settings: Settings | None = None, *, migrate: bool = True) -> 
 
 
 @contextmanager
-def transaction() -> Iterator[tuple[Platform, Session]]:
-    """Open the platform and a write transaction; domain errors exit with code 1."""
+def platform_work() -> Iterator[Platform]:
+    """Open the platform for a use case that runs its own transactions; domain errors exit
+    with code 1."""
+    from rich.markup import escape
+
     from joliba.domain.errors import JolibaError
 
     platform = open_platform()
     try:
-        with platform.db.transaction() as session:
-            yield platform, session
+        yield platform
     except JolibaError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
+        errors.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         platform.close()
+
+
+@contextmanager
+def transaction() -> Iterator[tuple[Platform, Session]]:
+    """Open the platform and a write transaction; domain errors exit with code 1."""
+    with platform_work() as platform, platform.db.transaction() as session:
+        yield platform, session

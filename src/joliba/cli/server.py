@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from joliba.cli.common import open_platform, server_settings
+from joliba.cli.common import open_platform, platform_work, server_settings
 
-db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The metadata database and the workspaces' databases.", no_args_is_help=True
+)
 
 
 def serve(
@@ -67,3 +69,21 @@ def db_current() -> None:
     platform = open_platform(migrate=False)
     typer.echo(f"current {current_revision(platform.db.engine)} · head {head_revision()}")
     platform.close()
+
+
+@db_app.command("workspaces")
+def db_workspaces() -> None:
+    """Make the PostgreSQL database of every workspace that has none or whose making failed
+    (with JOLIBA_WORKSPACE_DATABASE_URL; the server also does it when it starts)."""
+    with platform_work() as platform:
+        if platform.databases.server is None:
+            typer.echo(
+                "workspace databases are SQLite files (JOLIBA_WORKSPACE_DATABASE_URL is unset)"
+            )
+            return
+        failed = platform.databases.ensure_all(
+            progress=lambda slug, outcome: typer.echo(f"{slug}: {outcome}")
+        )
+    if failed:
+        raise typer.Exit(1)
+    typer.echo("every workspace has its database")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from joliba.cli.common import JsonOption, print_rows, transaction
+from joliba.cli.common import JsonOption, platform_work, print_rows, transaction
 
 app = typer.Typer(help="Manage workspaces (run on the server).", no_args_is_help=True)
 
@@ -97,3 +97,34 @@ def members_command(
             ["email", "name", "role"],
             as_json=as_json,
         )
+
+
+@app.command("database")
+def database(
+    ws: str = typer.Argument(..., help="The workspace's slug."),
+    reveal: bool = typer.Option(
+        False, "--reveal", help="Show the passwords too (recorded in the audit log)."
+    ),
+    rotate: bool = typer.Option(
+        False, "--rotate", help="Give both roles new passwords first, and show them."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show where a workspace's database is and its roles, for BI tools (docs/bi.md)."""
+    import dataclasses
+    import json
+
+    with platform_work() as platform:
+        if rotate:
+            details = platform.databases.rotate(None, ws)
+        else:
+            details = platform.databases.details(None, ws, reveal=reveal)
+    shown = dataclasses.asdict(details)
+    if not (reveal or rotate):
+        shown = {k: v for k, v in shown.items() if not k.endswith("password")}
+    if as_json:
+        typer.echo(json.dumps(shown, indent=2, default=str))
+        return
+    for key, value in shown.items():
+        if value not in (None, ""):
+            typer.echo(f"{key:20} {value}")

@@ -172,6 +172,31 @@ class Invitation(Base):
     workspace: Mapped[Workspace] = relationship(lazy="joined")
 
 
+class WorkspaceDatabase(Base):
+    """A workspace's PostgreSQL database on the server of ``JOLIBA_WORKSPACE_DATABASE_URL``:
+    its names and its roles' passwords (sealed like connection secrets). The row is what the
+    server is made to match (``services/workspace_databases.ensure``): created first, then the
+    database and roles, so a failure halfway is finished by the next attempt."""
+
+    __tablename__ = "workspace_database"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    database: Mapped[str] = mapped_column(String(63), unique=True)
+    owner: Mapped[str] = mapped_column(String(63))
+    reader: Mapped[str] = mapped_column(String(63))
+    #: {"owner": password, "reader": password}, sealed by the server's secret box.
+    passwords_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    #: None until the server holds the database and roles as this row says.
+    ready_at: Mapped[datetime | None] = mapped_column()
+    #: Why the last attempt to make it failed (shown to admins; empty once ready).
+    error: Mapped[str] = mapped_column(Text, default="")
+    postgis: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column()
+
+
 class Connection(Base):
     __tablename__ = "connection"
     __table_args__ = (UniqueConstraint("workspace_id", "slug", name="workspace_slug"),)

@@ -40,6 +40,9 @@ class Action(StrEnum):
     DATASET_WRITE = "dataset.write"
     DATASET_SHARE = "dataset.share"
     DATASET_ACCESS_LOG = "dataset.access_log"
+    DATABASE_READ = "database.read"
+    DATABASE_REVEAL = "database.reveal"
+    DATABASE_ROTATE = "database.rotate"
 
 
 _ALL = frozenset(Role)
@@ -69,6 +72,9 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.DATASET_WRITE: _WRITERS,
     Action.DATASET_SHARE: _WRITERS,
     Action.DATASET_ACCESS_LOG: _ADMINS,
+    Action.DATABASE_READ: _ALL,
+    Action.DATABASE_REVEAL: _WRITERS,
+    Action.DATABASE_ROTATE: _ADMINS,
 }
 
 DESCRIPTIONS: dict[Action, str] = {
@@ -95,6 +101,9 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.DATASET_SHARE: "Share a dataset with other workspaces, revoke shares, create and "
     "revoke its read-only dataset tokens",
     Action.DATASET_ACCESS_LOG: "Read a dataset's access log (who read which version and file)",
+    Action.DATABASE_READ: "See the workspace database's connection details (no passwords)",
+    Action.DATABASE_REVEAL: "See the workspace database's passwords (recorded in the audit log)",
+    Action.DATABASE_ROTATE: "Give the workspace database's roles new passwords",
 }
 
 #: Outside any workspace: only superusers create workspaces and manage user accounts.
@@ -134,6 +143,8 @@ READ_ACTIONS = frozenset(
         Action.PIPELINE_READ,
         Action.DATASET_READ,
         Action.DATASET_ACCESS_LOG,
+        Action.DATABASE_READ,
+        Action.DATABASE_REVEAL,
     }
 )
 

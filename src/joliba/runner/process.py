@@ -246,7 +246,11 @@ class RunProcess:
         if self.platform.store.is_local:
             files = Path(self.platform.store.workspace_files(workspace_id).root)
             files.mkdir(parents=True, exist_ok=True)
-        database = self._database_folder(workspace_id)
+        # The workspace's PostgreSQL database when there is a workspace-database server,
+        # else its SQLite file (a folder only this workspace's runs see).
+        postgres_url = self.platform.databases.run_url(workspace_id)
+        database = None if postgres_url else self._database_folder(workspace_id)
+        sqlite_url = f"sqlite:///{database / DATABASE_FILE}" if database else None
         run_env = {
             "JOLIBA_RUN_ID": str(self.run_id),
             "JOLIBA_WORKSPACE": slug,
@@ -269,11 +273,21 @@ class RunProcess:
             env = clean_env(**run_env, JOLIBA_PARENT_PID=str(os.getpid()))
             if files is not None:
                 env["JOLIBA_FILES_PATH"] = str(files)
-            payload["database_url"] = f"sqlite:///{database / DATABASE_FILE}"
+            payload["database_url"] = postgres_url or sqlite_url
             return Launch(argv, folder, env, json.dumps(payload).encode(), timeout, scratch)
-        network = self._network([dict(c["fields"]) for c in conns.values()])
+        reached = [dict(c["fields"]) for c in conns.values()]
         payload["endpoints"] = _tcp_endpoints(conns)
-        payload["database_url"] = f"sqlite:///{DATABASE / DATABASE_FILE}"
+        if postgres_url:  # reached, like a PostgreSQL connection, through a relayed port
+            endpoint = self.platform.databases.endpoint
+            assert endpoint is not None
+            reached.append({"host": endpoint.host, "port": str(endpoint.port)})
+            payload["endpoints"].append(
+                {"slug": "", "host": endpoint.host, "port": endpoint.port, "database": True}
+            )
+            payload["database_url"] = postgres_url
+        else:
+            payload["database_url"] = f"sqlite:///{DATABASE / DATABASE_FILE}"
+        network = self._network(reached)
         mounts = Mounts(
             code=folder, scratch=scratch, files=files, database=database, network=network.folder
         )

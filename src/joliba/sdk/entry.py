@@ -7,7 +7,8 @@ The contract with the runner:
   ``JOLIBA_EVENTS_FD`` (an inherited descriptor open for writing), ``JOLIBA_SERVER_URL``,
   ``JOLIBA_RUN_TOKEN``, ``JOLIBA_LOG_LEVEL`` (default info), ``JOLIBA_PARENT_PID`` (optional);
 - stdin: one JSON object ``{"parameters": {...}, "connections": {slug: {"type", "name",
-  "fields"}}, "database_url": str | null, "endpoints": [{"slug", "host", "port"}]}``, then EOF;
+  "fields"}}, "database_url": str | null, "endpoints": [{"slug", "host", "port", "database"?}]}``,
+  then EOF (an endpoint with ``"database": true`` is the workspace's PostgreSQL database);
 - in the sandbox: ``JOLIBA_LIMITS`` (resource limits, set before any pipeline code is
   imported) and ``JOLIBA_NET_SOCKET`` (the run proxy's socket: web requests go through it,
   and each endpoint's connection is given a local port that leads to it);
@@ -30,6 +31,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from joliba.domain.errors import Invalid
 from joliba.domain.parameters import validate_values
@@ -95,9 +97,9 @@ def main() -> int:
     try:
         payload = _read_payload()
         context.connections = payload["connections"]
-        context.database_url = payload["database_url"]
         if env.get("JOLIBA_NET_SOCKET"):
             _relay_network(env["JOLIBA_NET_SOCKET"], payload)
+        context.database_url = payload["database_url"]
         pipeline = load_pipeline(os.getcwd())
         values = validate_values(pipeline.parameters, payload["parameters"])
         bound = bind_values(pipeline.parameters, values, context)
@@ -122,10 +124,18 @@ def _relay_network(socket_path: str, payload: dict[str, Any]) -> None:
     endpoints = payload["endpoints"]
     ports = relay.start(socket_path, [(e["host"], e["port"]) for e in endpoints])
     for endpoint in endpoints:
+        port = ports[(endpoint["host"], endpoint["port"])]
+        if endpoint.get("database") and payload["database_url"]:
+            # The workspace's PostgreSQL database: the same URL, through the local port.
+            parts = urlsplit(payload["database_url"])
+            credentials = parts.netloc.rpartition("@")[0]
+            netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+            payload["database_url"] = urlunsplit(parts._replace(netloc=netloc))
+            continue
         connection = payload["connections"].get(endpoint["slug"])
         if connection is not None:
             connection["fields"]["host"] = "127.0.0.1"
-            connection["fields"]["port"] = str(ports[(endpoint["host"], endpoint["port"])])
+            connection["fields"]["port"] = str(port)
 
 
 def _on_sigterm(context: RunContext) -> None:

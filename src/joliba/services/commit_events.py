@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from joliba.db.engine import after_commit as announce
 
-__all__ = ["RUN_CANCEL_REQUESTED", "RUN_QUEUED", "SCHEDULES_CHANGED", "TABLE_STORED", "announce"]
+__all__ = [
+    "RUN_CANCEL_REQUESTED",
+    "RUN_QUEUED",
+    "SCHEDULES_CHANGED",
+    "TABLE_STORED",
+    "WORKSPACE_DATABASE_CHANGED",
+    "announce",
+]
 
 #: A run was queued: the runner claims it now instead of at its next poll.
 RUN_QUEUED = "run.queued"
@@ -20,3 +27,6 @@ SCHEDULES_CHANGED = "schedules.changed"
 RUN_CANCEL_REQUESTED = "run.cancel_requested"
 #: A dataset file was stored: the profiler looks for tables to profile.
 TABLE_STORED = "table.stored"
+#: A workspace was created, archived or unarchived (its id is the argument): its database
+#: on the workspace-database server is made or changed to match.
+WORKSPACE_DATABASE_CHANGED = "workspace.database_changed"

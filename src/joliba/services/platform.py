@@ -14,6 +14,7 @@ from joliba.services.crypto import SecretBox
 from joliba.services.dhis2_lookups import DHIS2Lookups
 from joliba.services.outbound import OutboundPool
 from joliba.services.run_signals import RunSignals
+from joliba.services.workspace_databases import WorkspaceDatabases
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
 from joliba.storage.tables import Limits, TableCache
@@ -41,6 +42,7 @@ class Platform:
         self.db.on(commit_events.SCHEDULES_CHANGED, self.signals.queued)
         self.db.on(commit_events.RUN_CANCEL_REQUESTED, self.signals.cancel_requested)
         self.db.on(commit_events.TABLE_STORED, self.profiles_waiting.set)
+        self.db.on(commit_events.WORKSPACE_DATABASE_CHANGED, self.databases.ensure_quietly)
 
     @classmethod
     def from_settings(
@@ -58,6 +60,11 @@ class Platform:
             checker=checker or ConnectionChecker(allow_private=settings.connection_allow_private),
             dhis2_lookups=DHIS2Lookups(allow_private=settings.connection_allow_private),
         )
+
+    @cached_property
+    def databases(self) -> WorkspaceDatabases:
+        """The workspaces' own databases (SQLite files, or PostgreSQL databases)."""
+        return WorkspaceDatabases(self.db, self.box, self.settings.workspace_database_url)
 
     @cached_property
     def tables(self) -> TableCache:

@@ -14,7 +14,7 @@ from joliba.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from joliba.domain.paging import PageRequest
 from joliba.domain.permissions import READ_ACTIONS, Action, Role, allows
 from joliba.domain.slugs import check_name, check_slug, slugify
-from joliba.services import audit
+from joliba.services import audit, commit_events
 from joliba.services.actors import Actor
 
 
@@ -193,6 +193,7 @@ def create(
         target=slug,
         details={"admin": owner.email},
     )
+    commit_events.announce(session, commit_events.WORKSPACE_DATABASE_CHANGED, workspace.id)
     return workspace
 
 
@@ -217,6 +218,7 @@ def update(
         workspace.time_zone = changes["time_zone"] = check_time_zone(time_zone)
     if archived is not None and archived != workspace.archived:
         workspace.archived = changes["archived"] = archived
+        commit_events.announce(session, commit_events.WORKSPACE_DATABASE_CHANGED, workspace.id)
     if changes:
         session.flush()
         audit.record(

@@ -14,9 +14,13 @@
 5. DHIS2 extraction (benchmarks/dhis2.py): about 1,000,000 values from `joliba dhis2 emulator`
    into Parquet with Joliba's client against a naive one (request by request, whole JSON,
    pandas), values/s and peak memory of each; Joliba's peak again for 3 x the values.
+6. Workspace tables (benchmarks/tables.py): a 5,000,000-row Parquet file written into a
+   PostgreSQL database by `workspace.write_table` against `COPY` of the same rows as CSV, and
+   write_table's peak memory for all rows and for a fifth of them.
 
 Usage: python benchmarks/run.py [--size-mb 2048] [--requests 300] [--runs 20] [--throughput 200]
        [--dataset-rows 5000000] [--dataset-upload-mib 2048] [--dhis2-months 4]
+       [--table-rows 5000000]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pathlib import Path
 import datasets  # benchmarks/datasets.py, next to this script
 import httpx
 import pipelines  # benchmarks/pipelines.py, next to this script
+import tables  # benchmarks/tables.py, next to this script
 
 import dhis2  # benchmarks/dhis2.py (ruff sees tests/dhis2 and files it as first party)
 
@@ -83,6 +88,7 @@ def main() -> None:
     parser.add_argument("--dataset-rows", type=int, default=None, help="rows of the profiled table")
     parser.add_argument("--dataset-upload-mib", type=int, default=None, help="dataset upload size")
     parser.add_argument("--dhis2-months", type=int, default=None, help="months of DHIS2 values")
+    parser.add_argument("--table-rows", type=int, default=None, help="rows of the written table")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="joliba-bench-"))
     home = work / "home"
@@ -126,6 +132,7 @@ def main() -> None:
     pipelines.run(args.runs, args.throughput)
     datasets.run(args.dataset_rows, args.dataset_upload_mib)
     dhis2.run(args.dhis2_months)
+    tables.run(args.table_rows)
 
 
 def files(api: httpx.Client, work: Path, size_mb: int, pid: int, idle_rss: float) -> None:

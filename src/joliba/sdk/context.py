@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,8 +22,6 @@ from joliba.sdk.types import Connection, connection_from_json
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import polars as pl
 
     from joliba.sdk.datasets import Datasets, DatasetVersion
     from joliba.sdk.tables import IfExists
@@ -245,13 +243,30 @@ class Workspace:
         return active().connection(slug)
 
     def write_table(
-        self, name: str, frame: pl.DataFrame, *, if_exists: IfExists = "replace"
+        self,
+        name: str,
+        data: Any,
+        *,
+        if_exists: IfExists = "replace",
+        key: str | Sequence[str] | None = None,
+        geometry: str | Sequence[str] | None = None,
+        srid: int | None = None,
     ) -> int:
-        """Write a Polars frame as table ``name`` of the workspace database (all or nothing);
-        returns the number of rows. ``if_exists``: ``replace``, ``append`` or ``fail``."""
+        """Write ``data`` (a Polars, pandas or GeoPandas frame, a PyArrow table, a Parquet
+        file's path) as table ``name`` of the workspace database, all or nothing; returns the
+        number of rows. ``if_exists``: ``replace``, ``append``, ``upsert`` (with ``key``) or
+        ``fail``. ``geometry``: columns of WKB, WKT or GeoJSON, stored as PostGIS geometry."""
         from joliba.sdk.tables import write_table
 
-        return write_table(frame, name, self.database_url, if_exists=if_exists)
+        return write_table(
+            data,
+            name,
+            self.database_url,
+            if_exists=if_exists,
+            key=key,
+            geometry=geometry,
+            srid=srid,
+        )
 
     @property
     def datasets(self) -> Datasets:

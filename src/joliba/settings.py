@@ -231,10 +231,16 @@ class Settings(BaseSettings):
         "server sharing the database does it).",
     )
     query_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="Longest a dataset SQL query may run before it is stopped."
+        default=30.0,
+        gt=0,
+        description="Longest a dataset or workspace-database SQL query may run before it "
+        "is stopped.",
     )
     query_max_rows: int = Field(
-        default=10_000, ge=1, description="Most rows a dataset SQL query returns (the rest is cut)."
+        default=10_000,
+        ge=1,
+        description="Most rows a dataset or workspace-database SQL query returns (the rest "
+        "is cut).",
     )
     query_max_bytes: int = Field(
         default=16 * 1024 * 1024,

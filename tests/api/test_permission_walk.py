@@ -207,6 +207,23 @@ def _dataset(ctx: Ctx, caller: Caller) -> Request:
     return {"params": {"slug": ctx.cache["dataset"]}}
 
 
+def _db_table(ctx: Ctx, caller: Caller) -> Request:
+    """A table of the workspace database, made once per walk by its admin (the owner)."""
+    if "db_table" not in ctx.cache:
+        sql = "CREATE TABLE walked AS SELECT 1 AS x"
+        r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/database/query", json={"sql": sql})
+        assert r.status_code == 200, r.text
+        ctx.cache["db_table"] = "walked"
+    return {"params": {"table": ctx.cache["db_table"]}}
+
+
+def _saved(ctx: Ctx, caller: Caller) -> Request:
+    body = {"name": unique("q"), "sql": "SELECT 1"}
+    r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/database/queries", json=body)
+    assert r.status_code == 201, r.text
+    return {"params": {"query_id": r.json()["id"]}}
+
+
 def _draft(ctx: Ctx, caller: Caller) -> Request:
     """A fresh draft with one file (publishing or deleting it changes nothing shared)."""
     slug = _dataset(ctx, caller)["params"]["slug"]
@@ -288,6 +305,32 @@ ENDPOINTS: list[Endpoint] = [
         databases=True,
     ),
     Endpoint("POST", "/workspaces/{ws}/database/rotate", Action.DATABASE_ROTATE, databases=True),
+    Endpoint("GET", "/workspaces/{ws}/database/tables", Action.DATABASE_READ),
+    Endpoint(
+        "GET", "/workspaces/{ws}/database/tables/{table}/rows", Action.DATABASE_READ, _db_table
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/database/query",
+        Action.DATABASE_READ,
+        lambda ctx, caller: {"json": {"sql": "SELECT 1 AS one"}},
+    ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/database/export",
+        Action.DATABASE_READ,
+        lambda ctx, caller: {"json": {"sql": "SELECT 1 AS one", "format": "csv"}},
+    ),
+    Endpoint("GET", "/workspaces/{ws}/database/queries", Action.DATABASE_READ),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/database/queries",
+        Action.DATABASE_WRITE,
+        lambda ctx, caller: {"json": {"name": unique("q"), "sql": "SELECT 1"}},
+    ),
+    Endpoint(
+        "DELETE", "/workspaces/{ws}/database/queries/{query_id}", Action.DATABASE_WRITE, _saved
+    ),
     Endpoint(
         "PATCH",
         "/workspaces/{ws}",

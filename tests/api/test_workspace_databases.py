@@ -194,7 +194,9 @@ def test_a_database_the_server_could_not_make_is_made_later(
     attempt (``ensure_all``, as ``joliba db workspaces`` and a server start do) makes it."""
     platform = db_world.platform
     down_url = pg_cluster.url().replace(f":{pg_cluster.port}/", f":{_closed_port()}/")
-    down = WorkspaceDatabases(platform.db, platform.box, down_url)
+    down = WorkspaceDatabases(
+        platform.db, platform.box, down_url, platform.settings.workspace_databases_dir
+    )
     quiet = Database(platform.db.url)  # no listeners: nothing makes the database on commit
     admin = db_world.person()
     with quiet.transaction() as session:

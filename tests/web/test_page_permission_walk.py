@@ -54,11 +54,13 @@ from tests.api.test_permission_walk import (
     _connection,
     _dataset,
     _dataset_token,
+    _db_table,
     _file,
     _held_run,
     _invitation,
     _own_token,
     _pipeline,
+    _saved,
 )
 from tests.conftest import PASSWORD, LiveServer, Person, World, unique
 from tests.pipeline_helpers import push
@@ -117,6 +119,8 @@ class Page:
     #: The (status, lands) an anonymous caller gets where it differs (ANONYMOUS pages only).
     anonymous: tuple[int, str] | None = None
     session: str = OWN
+    #: The type of an allowed caller's answer (refusals are HTML pages).
+    media: str = "text/html"
 
     @property
     def name(self) -> str:
@@ -674,6 +678,45 @@ PAGES: list[Page] = [
         Action.DATASET_ACCESS_LOG,
         lambda ctx, c: Call(values=_ref(ctx, c)),
     ),
+    # ----- The workspace database -----
+    Page("GET", "/w/{ws}/database", Action.DATABASE_READ),
+    Page(
+        "GET",
+        "/w/{ws}/database/tables/{table}/preview",
+        Action.DATABASE_READ,
+        lambda ctx, c: Call(values=_db_table(ctx, c)["params"]),
+    ),
+    Page(
+        "POST",
+        "/w/{ws}/database/query",
+        Action.DATABASE_READ,
+        lambda ctx, c: Call(form={"sql": "SELECT 1 AS one"}),
+        ok=200,
+    ),
+    Page(
+        "POST",
+        "/w/{ws}/database/export",
+        Action.DATABASE_READ,
+        lambda ctx, c: Call(form={"sql": "SELECT 1 AS one", "format": "csv"}),
+        ok=200,
+        media="text/csv",
+    ),
+    Page(
+        "POST",
+        "/w/{ws}/database/queries",
+        Action.DATABASE_WRITE,
+        lambda ctx, c: Call(form={"sql": "SELECT 1", "name": unique("walk ")}),
+        lands="/w/{ws}/database?query=",
+    ),
+    Page(
+        "POST",
+        "/w/{ws}/database/queries/{query_id}/delete",
+        Action.DATABASE_WRITE,
+        lambda ctx, c: Call(values=_saved(ctx, c)["params"]),
+        lands="/w/{ws}/database",
+    ),
+    Page("POST", "/w/{ws}/database/reveal", Action.DATABASE_REVEAL, ok=200),
+    Page("POST", "/w/{ws}/database/rotate", Action.DATABASE_ROTATE, ok=200),
 ]
 
 
@@ -865,8 +908,10 @@ def _check(
             problems.append(f"want a Location with {want.lands!r}")
         if want.allowed and page.rule != ANONYMOUS and location.startswith("/login"):
             problems.append("a success must not send to the sign-in page")
-    elif "text/html" not in response.headers.get("content-type", ""):
-        problems.append("want an HTML page")
+    else:
+        wanted = page.media if want.allowed else "text/html"
+        if wanted not in response.headers.get("content-type", ""):
+            problems.append(f"want {wanted}")
     if not problems:
         return None
     shown = location or _gist(response.text)

@@ -8,20 +8,18 @@ disconnects is stopped (see :mod:`joliba.http.disconnects`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from joliba.api.datasets import BASE, VERSION
-from joliba.api.files import content_disposition
 from joliba.domain.errors import Invalid
 from joliba.domain.permissions import Action
 from joliba.http.deps import PlatformDep, ReadDB, require
 from joliba.http.disconnects import while_connected
+from joliba.http.downloads import file_response
 from joliba.schemas.dataset_reads import (
     QueryRequest,
     QueryResult,
@@ -33,7 +31,6 @@ from joliba.services import dataset_access, dataset_reading, dataset_reads, prof
 from joliba.services.dataset_reading import Rows
 from joliba.services.profiles import ProfileState
 from joliba.services.workspaces import Access
-from joliba.storage.files import CHUNK
 from joliba.storage.table_reads import FILTER_OPS, Filter, Sort
 
 router = APIRouter(tags=["datasets"])
@@ -171,21 +168,7 @@ def export(
     )
     shown = read.source.file
     stem = shown.rsplit(".", 1)[0] if "." in shown else shown
-
-    def chunks() -> Iterator[bytes]:
-        with read.path.open("rb") as handle:
-            while data := handle.read(CHUNK):
-                yield data
-
-    return StreamingResponse(
-        chunks(),
-        media_type=MEDIA[format],
-        headers={
-            "Content-Length": str(read.size),
-            "Content-Disposition": content_disposition(f"{stem}.{format}"),
-        },
-        background=BackgroundTask(read.path.unlink, missing_ok=True),
-    )
+    return file_response(read.path, MEDIA[format], f"{stem}.{format}")
 
 
 @router.get(

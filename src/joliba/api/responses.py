@@ -68,6 +68,10 @@ EXTRA: dict[tuple[str, str], frozenset[int]] = {
     # The workspace-database server is down, or workspace databases are SQLite files.
     ("GET", "/workspaces/{ws}/database"): frozenset({503}),
     ("POST", "/workspaces/{ws}/database/rotate"): frozenset({503}),
+    ("GET", "/workspaces/{ws}/database/tables"): frozenset({503}),
+    ("GET", "/workspaces/{ws}/database/tables/{table}/rows"): frozenset({503}),
+    ("POST", "/workspaces/{ws}/database/query"): frozenset({503}),
+    ("POST", "/workspaces/{ws}/database/export"): frozenset({503}),
 }
 
 

@@ -197,6 +197,22 @@ class WorkspaceDatabase(Base):
     rotated_at: Mapped[datetime | None] = mapped_column()
 
 
+class SavedQuery(Base):
+    """A SQL query of a workspace's database, kept under a name for everyone in it."""
+
+    __tablename__ = "saved_query"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="workspace_query_name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspace.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    sql: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Connection(Base):
     __tablename__ = "connection"
     __table_args__ = (UniqueConstraint("workspace_id", "slug", name="workspace_slug"),)

@@ -42,6 +42,7 @@ class Action(StrEnum):
     DATASET_ACCESS_LOG = "dataset.access_log"
     DATABASE_READ = "database.read"
     DATABASE_REVEAL = "database.reveal"
+    DATABASE_WRITE = "database.write"
     DATABASE_ROTATE = "database.rotate"
 
 
@@ -74,6 +75,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.DATASET_ACCESS_LOG: _ADMINS,
     Action.DATABASE_READ: _ALL,
     Action.DATABASE_REVEAL: _WRITERS,
+    Action.DATABASE_WRITE: _WRITERS,
     Action.DATABASE_ROTATE: _ADMINS,
 }
 
@@ -101,8 +103,11 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.DATASET_SHARE: "Share a dataset with other workspaces, revoke shares, create and "
     "revoke its read-only dataset tokens",
     Action.DATASET_ACCESS_LOG: "Read a dataset's access log (who read which version and file)",
-    Action.DATABASE_READ: "See the workspace database's connection details (no passwords)",
+    Action.DATABASE_READ: "See the workspace database's tables and connection details (no "
+    "passwords); run read-only SQL and saved queries, export their rows",
     Action.DATABASE_REVEAL: "See the workspace database's passwords (recorded in the audit log)",
+    Action.DATABASE_WRITE: "Run SQL that changes the workspace database (as its owner role); "
+    "save and delete queries",
     Action.DATABASE_ROTATE: "Give the workspace database's roles new passwords",
 }
 

@@ -12,7 +12,14 @@ attachment the same CSP, whichever route sends it (exports, run logs).
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
+
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from joliba.storage.files import CHUNK
 
 #: The CSP of every download: no script, no plugin, no frame, no fetch, a unique origin.
 SANDBOX_CSP = "sandbox; default-src 'none'"
@@ -76,3 +83,19 @@ def download_headers(name: str) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": SANDBOX_CSP,
     }
+
+
+def file_response(path: Path, media: str, name: str) -> StreamingResponse:
+    """A temporary file sent as the download ``name``, and removed once sent (or not)."""
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as handle:
+            while data := handle.read(CHUNK):
+                yield data
+
+    return StreamingResponse(
+        chunks(),
+        media_type=media,
+        headers={"Content-Length": str(path.stat().st_size), **download_headers(name)},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )

@@ -49,6 +49,7 @@ from joliba.runner.run_network import NetworkPolicy, RunNetwork, connection_patt
 from joliba.runner.run_output import MAX_LINE, Batch, log_line, parse_time, take_event, trim
 from joliba.services import connections, runs
 from joliba.services.platform import Platform
+from joliba.services.workspace_databases import SQLITE_FILE
 
 log = logging.getLogger("joliba.runner")
 
@@ -512,7 +513,7 @@ class RunProcess:
 
 
 #: The workspace database file inside its folder.
-DATABASE_FILE = "workspace.sqlite"
+DATABASE_FILE = SQLITE_FILE
 
 
 def _known_limits(overrides: dict[str, int] | None) -> dict[str, int]:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from joliba.schemas.common import Model
+from joliba.schemas.common import Input, Model
 
 
 class WorkspaceDatabase(Model):
@@ -31,3 +32,60 @@ class WorkspaceDatabase(Model):
     postgis: bool = Field(default=False, description="Whether PostGIS is in the database")
     error: str = Field(default="", description="Why the last attempt to make it failed")
     rotated_at: datetime | None = Field(default=None, description="When passwords last changed")
+
+
+class DatabaseColumn(Model):
+    name: str
+    type: str
+
+
+class DatabaseTable(Model):
+    name: str
+    columns: list[DatabaseColumn]
+    rows: int
+
+
+class DatabaseRows(Model):
+    columns: list[DatabaseColumn]
+    rows: list[list[Any]]
+    total: int = Field(description="Rows of the table")
+    truncated: bool = Field(description="The page was cut short to fit the size limit")
+    offset: int
+    limit: int
+
+
+class DatabaseQuery(Input):
+    sql: str = Field(min_length=1, max_length=100_000, description="One SQL statement")
+
+
+class DatabaseAnswer(Model):
+    columns: list[DatabaseColumn]
+    rows: list[list[Any]]
+    truncated: bool = Field(description="More rows came than the answer holds")
+    truncated_by: Literal["rows", "bytes"] | None = Field(
+        default=None, description="Why rows were cut: rows or bytes; null when all are here"
+    )
+    changed: int | None = Field(
+        default=None, description="Rows a statement without an answer changed (editors)"
+    )
+    role: Literal["owner", "read_only"] = Field(
+        description="How it ran: as the owner (editors, admins) or read-only (viewers)"
+    )
+
+
+class DatabaseExport(Input):
+    sql: str = Field(min_length=1, max_length=100_000, description="One query with rows")
+    format: Literal["csv", "xlsx"] = "csv"
+
+
+class SavedQueryIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    sql: str = Field(min_length=1, max_length=100_000)
+
+
+class SavedQueryOut(Model):
+    id: uuid.UUID
+    name: str
+    sql: str
+    created_by: str
+    created_at: datetime

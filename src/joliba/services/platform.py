@@ -64,7 +64,10 @@ class Platform:
     @cached_property
     def databases(self) -> WorkspaceDatabases:
         """The workspaces' own databases (SQLite files, or PostgreSQL databases)."""
-        return WorkspaceDatabases(self.db, self.box, self.settings.workspace_database_url)
+        settings = self.settings
+        return WorkspaceDatabases(
+            self.db, self.box, settings.workspace_database_url, settings.workspace_databases_dir
+        )
 
     @cached_property
     def tables(self) -> TableCache:

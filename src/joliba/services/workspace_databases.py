@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,11 +39,12 @@ from joliba.services import audit, units, workspaces
 from joliba.services.actors import Actor
 from joliba.services.crypto import SecretBox
 from joliba.storage.workspace_postgres import Endpoint, WorkspaceServer, WorkspaceServerError
+from joliba.storage.workspace_sql import Target
 
 log = logging.getLogger("joliba.workspace_databases")
 
 #: The file name of a workspace's SQLite database, in its own folder.
-SQLITE_FILE = "database.sqlite"
+SQLITE_FILE = "workspace.sqlite"
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,14 @@ class Details:
 class WorkspaceDatabases:
     """The workspaces' databases of one server, built once by ``Platform``."""
 
-    def __init__(self, db: Database, box: SecretBox, admin_url: str | None) -> None:
+    def __init__(
+        self, db: Database, box: SecretBox, admin_url: str | None, sqlite_root: Path
+    ) -> None:
         self.db = db
         self.box = box
         self.admin_url = admin_url
+        #: Where the workspaces' SQLite files are when there is no PostgreSQL server.
+        self.sqlite_root = sqlite_root
 
     @cached_property
     def server(self) -> WorkspaceServer | None:
@@ -321,6 +327,25 @@ class WorkspaceDatabases:
         assert row is not None
         passwords = self.box.open(row.passwords_encrypted)
         return server.url_for(row.owner, passwords["owner"], row.database)
+
+    def target(self, workspace_id: uuid.UUID, *, writable: bool) -> Target:
+        """Where people's SQL reads the workspace's database: as the owner when ``writable``,
+        else read-only (the read-only role; the SQLite file opened read-only)."""
+        server = self.server
+        if server is None:
+            path = self.sqlite_root / str(workspace_id) / SQLITE_FILE
+            return Target(f"sqlite:///{path}", writable=writable)
+        with self.db.transaction(write=False) as session:
+            row = session.get(WorkspaceDatabase, workspace_id)
+            ready = row is not None and row.ready_at is not None and not row.error
+        if not ready:
+            row = self.ensure(workspace_id)
+        assert row is not None
+        passwords = self.box.open(row.passwords_encrypted)
+        user, password = (
+            (row.owner, passwords["owner"]) if writable else (row.reader, passwords["reader"])
+        )
+        return Target(server.url_for(user, password, row.database), writable=writable)
 
     def _details(self, row: WorkspaceDatabase, workspace: Workspace, *, reveal: bool) -> Details:
         assert self.server is not None

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -58,7 +58,7 @@ SAFE_TABLE_FUNCTIONS = frozenset(
 #: A name in FROM that DuckDB could read as a file (``FROM 'x.csv'``) or glob.
 _PATH_LIKE = re.compile(r"[./\\:~*?\[\]{}]")
 #: What an answer holds besides its columns, rows and table names, at its longest.
-_ANSWER_KEYS = '{"columns":,"rows":,"truncated":false,"truncated_by":"bytes","tables":}'
+ANSWER_KEYS = '{"columns":,"rows":,"truncated":false,"truncated_by":"bytes","tables":}'
 ONLY_TABLES = "sql: a query may read only this version's tables (no other file, no network)"
 
 
@@ -108,8 +108,14 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+class RowSource(Protocol):
+    """A result to read rows from a few at a time: DuckDB's, or any DB-API cursor."""
+
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
+
+
 def fetch(
-    result: duckdb.DuckDBPyConnection,
+    result: RowSource,
     *,
     max_rows: int,
     max_bytes: int,
@@ -266,7 +272,7 @@ def query(
         names = [d[0] for d in result.description or []]
         types = [str(d[1]) for d in result.description or []]
         columns = [{"name": n, "type": t} for n, t in zip(names, types, strict=True)]
-        budget = max_bytes - json_size(columns) - len(_ANSWER_KEYS)
+        budget = max_bytes - json_size(columns) - len(ANSWER_KEYS)
         rows, cut = fetch(result, max_rows=max_rows, max_bytes=budget, interrupt=interrupt)
     except duckdb.InterruptException:
         raise TableError(f"sql: the query {interrupt.reason or 'was stopped'}") from None

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -76,6 +76,12 @@ def literal(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
+class Interruptible(Protocol):
+    """A connection another thread can stop: DuckDB's and sqlite3's have ``interrupt``."""
+
+    def interrupt(self) -> None: ...
+
+
 class Interrupt:
     """Stops one reading from another thread: a time limit, a client that went away.
 
@@ -88,7 +94,7 @@ class Interrupt:
     def __init__(self) -> None:
         self.reason = ""
         self._lock = threading.Lock()
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con: Interruptible | None = None
         self._ended = threading.Event()
 
     def fire(self, reason: str) -> None:
@@ -100,7 +106,7 @@ class Interrupt:
         if attached:
             self._start()
 
-    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+    def attach(self, con: Interruptible) -> None:
         with self._lock:
             self._con = con
             self._ended.clear()

@@ -96,7 +96,7 @@ class PreviewState:
         return self.url(filters=kept, offset=0)
 
 
-def _filters(columns: list[str], ops: list[str], values: list[str]) -> list[Filter]:
+def parse_filters(columns: list[str], ops: list[str], values: list[str]) -> list[Filter]:
     if not len(columns) == len(ops) == len(values):
         raise Invalid("filter: each filter needs a column, a condition and a value")
     if len(columns) > MAX_FILTERS:
@@ -130,14 +130,14 @@ def preview_fragment(
 ) -> Response:
     error = ""
     try:
-        kept = _filters(fc, fo, fv)
+        kept = parse_filters(fc, fo, fv)
     except Invalid as exc:
         kept, error = [], exc.message
     state = PreviewState(base="", offset=offset, sort=sort, desc=desc and bool(sort))
     state.filters = kept
     if add_column:
         try:
-            state.filters = [*kept, *_filters([add_column], [add_op], [add_value])]
+            state.filters = [*kept, *parse_filters([add_column], [add_op], [add_value])]
         except Invalid as exc:
             error = exc.message
         state.offset = 0

@@ -14,6 +14,7 @@ TABS: tuple[tuple[str, str, str, Action], ...] = (
     ("connections", "/connections", "Connections", Action.CONNECTION_READ),
     ("pipelines", "/pipelines", "Pipelines", Action.PIPELINE_READ),
     ("datasets", "/datasets", "Datasets", Action.DATASET_READ),
+    ("database", "/database", "Database", Action.DATABASE_READ),
     ("members", "/members", "Members", Action.MEMBER_LIST),
     ("audit", "/audit", "Audit", Action.AUDIT_READ),
 )

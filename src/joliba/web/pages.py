@@ -11,6 +11,7 @@ from joliba.web import (
     audit_pages,
     automation_pages,
     connection_pages,
+    database_pages,
     dataset_pages,
     dataset_sharing_pages,
     dataset_table_pages,
@@ -40,6 +41,7 @@ ROUTERS = (
     dataset_pages.router,
     dataset_table_pages.router,
     dataset_sharing_pages.router,
+    database_pages.router,
     audit_pages.router,
     account_pages.router,
 )

@@ -21,6 +21,7 @@ from joliba.http.security_headers import SecurityHeaders
 from joliba.logs import install_redaction
 from joliba.runner.dispatcher import Runner
 from joliba.runner.profiler import Profiler
+from joliba.runner.table_follower import TableFollower
 from joliba.services.platform import Platform
 from joliba.settings import Settings, load_settings, prepare_home
 from joliba.web import pages
@@ -47,9 +48,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             runner.start()
         profiler = Profiler(ready)
         profiler.start()
+        follower = None
+        if ready.settings.max_runs > 0:  # a server that runs no pipelines loads no tables
+            follower = TableFollower(ready)
+            follower.start()
         log.info("Joliba %s ready (database %s)", __version__, ready.db.engine.url.drivername)
         yield
         await run_in_threadpool(profiler.stop)
+        if follower is not None:
+            await run_in_threadpool(follower.stop)
         if runner is not None:
             await run_in_threadpool(runner.stop)
         ready.close()

@@ -217,6 +217,21 @@ def _db_table(ctx: Ctx, caller: Caller) -> Request:
     return {"params": {"table": ctx.cache["db_table"]}}
 
 
+def _load(ctx: Ctx, caller: Caller) -> Request:
+    """Load a.csv of the walked dataset's v1 into a table of its own."""
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    body = {"dataset": slug, "version": "1", "file": "a.csv", "table": unique("t")}
+    return {"json": body}
+
+
+def _follow(ctx: Ctx, caller: Caller) -> Request:
+    """A table kept in step with the walked dataset (for stopping)."""
+    body = {**_load(ctx, caller)["json"], "follow": True}
+    r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/database/loads", json=body)
+    assert r.status_code == 201, r.text
+    return {"params": {"table": body["table"]}}
+
+
 def _saved(ctx: Ctx, caller: Caller) -> Request:
     body = {"name": unique("q"), "sql": "SELECT 1"}
     r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/database/queries", json=body)
@@ -322,6 +337,9 @@ ENDPOINTS: list[Endpoint] = [
         lambda ctx, caller: {"json": {"sql": "SELECT 1 AS one", "format": "csv"}},
     ),
     Endpoint("GET", "/workspaces/{ws}/database/queries", Action.DATABASE_READ),
+    Endpoint("POST", "/workspaces/{ws}/database/loads", Action.DATABASE_WRITE, _load),
+    Endpoint("GET", "/workspaces/{ws}/database/follows", Action.DATABASE_READ),
+    Endpoint("DELETE", "/workspaces/{ws}/database/follows/{table}", Action.DATABASE_WRITE, _follow),
     Endpoint(
         "POST",
         "/workspaces/{ws}/database/queries",

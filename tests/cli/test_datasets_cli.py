@@ -177,3 +177,31 @@ def test_a_shared_dataset_shows_and_pulls(world: World, tmp_path: Path) -> None:
     assert (tmp_path / "got" / "census.csv").read_bytes() == data.read_bytes()
     refused = run("datasets", "push", ref, str(data), "-w", reader)
     assert refused.exit_code == 1 and "read-only here" in refused.stderr
+
+
+def test_to_table_loads_a_version_into_the_workspace_database(world: World, tmp_path: Path) -> None:
+    admin = world.person()
+    ws = world.workspace(admin)
+    run = against(world.server.url, admin.token, tmp_path)
+    (tmp_path / "cases.csv").write_text("district,cases\nBo,12\nKenema,7\n")
+    run("datasets", "push", "cases", str(tmp_path / "cases.csv"), "-w", ws, "--create").ok()
+    said = run(
+        "datasets",
+        "to-table",
+        "cases",
+        "-w",
+        ws,
+        "--file",
+        "cases.csv",
+        "--table",
+        "cases",
+        "--follow",
+    ).ok()
+    assert "loaded 2 rows of cases version 1 (cases.csv) into table cases" in said.stdout
+    assert "follows the dataset's new versions" in said.stdout
+    rows = admin.api.post(
+        f"/workspaces/{ws}/database/query", json={"sql": "SELECT sum(cases) FROM cases"}
+    ).json()["rows"]
+    assert rows == [[19]]
+    refused = run("datasets", "to-table", "cases", "-w", ws, "--file", "nope.csv", "--table", "x")
+    assert refused.exit_code == 1 and "nope.csv" in refused.stderr

@@ -72,6 +72,7 @@ EXTRA: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/workspaces/{ws}/database/tables/{table}/rows"): frozenset({503}),
     ("POST", "/workspaces/{ws}/database/query"): frozenset({503}),
     ("POST", "/workspaces/{ws}/database/export"): frozenset({503}),
+    ("POST", "/workspaces/{ws}/database/loads"): frozenset({503}),
 }
 
 

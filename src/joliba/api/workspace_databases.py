@@ -21,9 +21,12 @@ from joliba.schemas.workspace_databases import (
     DatabaseTable,
     SavedQueryIn,
     SavedQueryOut,
+    TableFollowOut,
+    TableLoad,
+    TableLoaded,
     WorkspaceDatabase,
 )
-from joliba.services import workspace_sql
+from joliba.services import table_loads, workspace_sql
 from joliba.services.workspaces import Access
 from joliba.storage.table_reads import Sort
 
@@ -168,4 +171,55 @@ def delete_query(
     session: WriteDB,
 ) -> Response:
     workspace_sql.delete_saved(session, access, query_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/workspaces/{ws}/database/loads",
+    status_code=201,
+    response_model=TableLoaded,
+    summary="Load a table file of a dataset version into the database (editors)",
+)
+def load_table(ws: str, body: TableLoad, actor: ActorDep, platform: PlatformDep) -> TableLoaded:
+    loaded = table_loads.load(
+        platform,
+        actor,
+        ws,
+        body.dataset,
+        body.version,
+        body.file,
+        body.table,
+        if_exists=body.if_exists,
+        follow=body.follow,
+    )
+    return TableLoaded.model_validate(loaded)
+
+
+@router.get(
+    "/workspaces/{ws}/database/follows",
+    response_model=list[TableFollowOut],
+    summary="The tables kept in step with a dataset's latest version",
+)
+def list_follows(
+    access: Annotated[Access, Depends(require(Action.DATABASE_READ))], session: ReadDB
+) -> list[TableFollowOut]:
+    return [
+        TableFollowOut(
+            table=row.table, dataset=ref, file=row.file, loaded_at=row.loaded_at, error=row.error
+        )
+        for row, ref in table_loads.follows(session, access)
+    ]
+
+
+@router.delete(
+    "/workspaces/{ws}/database/follows/{table}",
+    status_code=204,
+    summary="Stop keeping a table in step (the table stays)",
+)
+def delete_follow(
+    table: str,
+    access: Annotated[Access, Depends(require(Action.DATABASE_WRITE))],
+    session: WriteDB,
+) -> Response:
+    table_loads.unfollow(session, access, table)
     return Response(status_code=204)

@@ -322,3 +322,31 @@ def pull(
         f"pulled {slug} version {chosen['name']}: {len(chosen['files'])} file(s) into "
         f"{folder}{note}"
     )
+
+
+@app.command("to-table")
+def to_table(
+    slug: str = SlugArgument,
+    workspace: str = WorkspaceOption,
+    file: str = typer.Option(..., "--file", "-f", help="A table file of the version"),
+    table: str = typer.Option(..., "--table", "-t", help="The table to write"),
+    version: str = typer.Option("latest", "--version", "-v", help="Number, name or latest"),
+    if_exists: str = typer.Option("replace", "--if-exists", help="replace, append or fail"),
+    follow: bool = typer.Option(
+        False, "--follow", help="Keep the table in step with each new published version"
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Load a table file of a dataset version into the workspace's database."""
+    with connect() as client:
+        loaded = DatasetsApi(client, workspace).to_table(
+            slug, file, table, version=version, if_exists=if_exists, follow=follow
+        )
+    if as_json:
+        typer.echo(json.dumps(loaded, indent=2))
+        return
+    kept = "; it follows the dataset's new versions" if loaded["following"] else ""
+    typer.echo(
+        f"loaded {loaded['rows']} rows of {loaded['dataset']} version {loaded['version']} "
+        f"({loaded['file']}) into table {loaded['table']}{kept}"
+    )

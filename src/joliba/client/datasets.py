@@ -124,6 +124,28 @@ class DatasetsApi:
     def get(self, dataset: str) -> DatasetInfo:
         return cast(DatasetInfo, self.client.get(self._dataset(dataset)))
 
+    def to_table(
+        self,
+        dataset: str,
+        file: str,
+        table: str,
+        *,
+        version: str | int = "latest",
+        if_exists: str = "replace",
+        follow: bool = False,
+    ) -> dict[str, Any]:
+        """Load ``file`` of a version into table ``table`` of the workspace's database."""
+        body = {
+            "dataset": dataset,
+            "version": str(version),
+            "file": file,
+            "table": table,
+            "if_exists": if_exists,
+            "follow": follow,
+        }
+        path = f"/workspaces/{_segment(self.workspace)}/database/loads"
+        return cast(dict[str, Any], self.client.post(path, json=body))
+
     # versions
 
     def list_versions(self, dataset: str) -> list[VersionInfo]:

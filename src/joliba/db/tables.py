@@ -213,6 +213,33 @@ class SavedQuery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TableFollow(Base):
+    """A table of a workspace's database kept in step with a dataset's latest published
+    version: a file of it is loaded again each time a new version is published."""
+
+    __tablename__ = "table_follow"
+    __table_args__ = (UniqueConstraint("workspace_id", "table", name="table_follow_table"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspace.id", ondelete="CASCADE"), index=True
+    )
+    dataset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), index=True
+    )
+    file: Mapped[str] = mapped_column(String(255))
+    table: Mapped[str] = mapped_column(String(63))
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The version last loaded (None: not yet, or it was deleted).
+    loaded_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dataset_version.id", ondelete="SET NULL")
+    )
+    loaded_at: Mapped[datetime | None] = mapped_column()
+    #: Why the last load failed (empty once one succeeds).
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
 class Connection(Base):
     __tablename__ = "connection"
     __table_args__ = (UniqueConstraint("workspace_id", "slug", name="workspace_slug"),)
@@ -560,7 +587,7 @@ class DatasetAccess(Base):
     )
     version_name: Mapped[str] = mapped_column(String(200))
     file_name: Mapped[str] = mapped_column(String(255), default="")
-    action: Mapped[str] = mapped_column(String(16))  # download | export | preview | query
+    action: Mapped[str] = mapped_column(String(16))  # a ReadKind: download, export, load…
     #: The workspace the reader read it from (the owner's, or one it is shared with).
     reader_workspace_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("workspace.id", ondelete="SET NULL")

@@ -89,3 +89,34 @@ class SavedQueryOut(Model):
     sql: str
     created_by: str
     created_at: datetime
+
+
+class TableLoad(Input):
+    dataset: str = Field(
+        min_length=1, max_length=200, description="A dataset slug, or source-workspace.slug"
+    )
+    version: str = Field(default="latest", max_length=200, description="Number, name or latest")
+    file: str = Field(min_length=1, max_length=255, description="A table file of the version")
+    table: str = Field(min_length=1, max_length=63, description="The table to write")
+    if_exists: Literal["replace", "append", "fail"] = "replace"
+    follow: bool = Field(
+        default=False,
+        description="Keep the table in step: load the same file of each new published version",
+    )
+
+
+class TableLoaded(Model):
+    table: str
+    rows: int
+    dataset: str
+    version: int
+    file: str
+    following: bool
+
+
+class TableFollowOut(Model):
+    table: str
+    dataset: str
+    file: str
+    loaded_at: datetime | None
+    error: str = Field(description="Why the last load failed; empty when it worked")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from joliba.db.engine import after_commit as announce
 
 __all__ = [
+    "DATASET_PUBLISHED",
     "RUN_CANCEL_REQUESTED",
     "RUN_QUEUED",
     "SCHEDULES_CHANGED",
@@ -30,3 +31,5 @@ TABLE_STORED = "table.stored"
 #: A workspace was created, archived or unarchived (its id is the argument): its database
 #: on the workspace-database server is made or changed to match.
 WORKSPACE_DATABASE_CHANGED = "workspace.database_changed"
+#: A dataset version was published: tables kept in step with the dataset are loaded again.
+DATASET_PUBLISHED = "dataset.published"

@@ -24,6 +24,7 @@ class ReadKind(StrEnum):
     PREVIEW = "preview"
     QUERY = "query"
     DIFF = "diff"  # two versions compared (rows shown when a key is given)
+    LOAD = "load"  # a table loaded into a workspace database
 
 
 def record(

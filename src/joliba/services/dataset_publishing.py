@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from joliba.db.tables import DatasetFile, DatasetVersion
 from joliba.domain.permissions import Action
-from joliba.services import dataset_triggers, datasets, units
+from joliba.services import commit_events, dataset_triggers, datasets, units
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
 
@@ -43,6 +43,7 @@ def publish(platform: Platform, actor: Actor, ws: str, slug: str, version: str) 
             published,
             default_timeout=platform.settings.run_timeout_seconds,
         )
+        commit_events.announce(session, commit_events.DATASET_PUBLISHED)
         return published
 
 

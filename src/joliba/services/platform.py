@@ -35,6 +35,8 @@ class Platform:
     signals: RunSignals = field(default_factory=RunSignals)
     #: Set when a table file is stored, so the profiler starts without polling.
     profiles_waiting: threading.Event = field(default_factory=threading.Event)
+    #: Set when a dataset version is published, so followed tables are loaded again at once.
+    loads_waiting: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         # What services announce after a commit reaches this server's runner and profiler.
@@ -42,6 +44,7 @@ class Platform:
         self.db.on(commit_events.SCHEDULES_CHANGED, self.signals.queued)
         self.db.on(commit_events.RUN_CANCEL_REQUESTED, self.signals.cancel_requested)
         self.db.on(commit_events.TABLE_STORED, self.profiles_waiting.set)
+        self.db.on(commit_events.DATASET_PUBLISHED, self.loads_waiting.set)
         self.db.on(commit_events.WORKSPACE_DATABASE_CHANGED, self.databases.ensure_quietly)
 
     @classmethod

@@ -334,6 +334,8 @@ class WorkspaceDatabases:
         server = self.server
         if server is None:
             path = self.sqlite_root / str(workspace_id) / SQLITE_FILE
+            if writable:
+                path.parent.mkdir(parents=True, exist_ok=True)
             return Target(f"sqlite:///{path}", writable=writable)
         with self.db.transaction(write=False) as session:
             row = session.get(WorkspaceDatabase, workspace_id)

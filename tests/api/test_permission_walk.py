@@ -202,6 +202,8 @@ def _dataset(ctx: Ctx, caller: Caller) -> Request:
         for number, name in ((1, "a.csv"), (2, "b.csv")):
             assert api.post(base, json={}).status_code == 201
             assert api.put(f"{base}/{number}/files/{name}", content=b"x\n1\n").status_code == 201
+        shapes = b"name,geometry,n\nA,POINT(1 1),3\nB,POINT(2 2),5\n"
+        assert api.put(f"{base}/1/files/shapes.csv", content=shapes).status_code == 201
         assert api.post(f"{base}/1/publish").status_code == 200
         ctx.cache["dataset"] = slug
     return {"params": {"slug": ctx.cache["dataset"]}}
@@ -237,6 +239,12 @@ def _saved(ctx: Ctx, caller: Caller) -> Request:
     r = ctx.admin.api.post(f"/workspaces/{ctx.ws}/database/queries", json=body)
     assert r.status_code == 201, r.text
     return {"params": {"query_id": r.json()["id"]}}
+
+
+def _shapes(ctx: Ctx, caller: Caller) -> Request:
+    """shapes.csv of the walked dataset's v1: WKT points with a value, a table with a map."""
+    slug = _dataset(ctx, caller)["params"]["slug"]
+    return {"params": {"slug": slug, "version": "1", "name": "shapes.csv"}}
 
 
 def _draft(ctx: Ctx, caller: Caller) -> Request:
@@ -608,6 +616,12 @@ ENDPOINTS: list[Endpoint] = [
         "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/preview",
         Action.DATASET_READ,
         _table,
+    ),
+    Endpoint(
+        "GET",
+        "/workspaces/{ws}/datasets/{slug}/versions/{version}/files/{name}/map",
+        Action.DATASET_READ,
+        _shapes,
     ),
     Endpoint(
         "GET",

@@ -630,6 +630,12 @@ PAGES: list[Page] = [
         _table,
     ),
     Page(
+        "GET",
+        "/w/{ws}/datasets/{ref}/versions/{version}/files/{name}/map",
+        Action.DATASET_READ,
+        lambda ctx, c: Call(values={**_ref(ctx, c), "version": "1", "name": "shapes.csv"}),
+    ),
+    Page(
         "POST",
         "/w/{ws}/datasets/{ref}/versions/{version}/query",
         Action.DATASET_READ,

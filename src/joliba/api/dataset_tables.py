@@ -21,6 +21,7 @@ from joliba.http.deps import PlatformDep, ReadDB, require
 from joliba.http.disconnects import while_connected
 from joliba.http.downloads import file_response
 from joliba.schemas.dataset_reads import (
+    MapLayer,
     QueryRequest,
     QueryResult,
     TablePreview,
@@ -115,6 +116,39 @@ def preview(
         platform, access.actor, access.workspace.slug, slug, version, name, [rows]
     )
     return TablePreview(**read.answer(), offset=offset, limit=limit)
+
+
+@router.get(
+    VERSION + "/files/{name}/map",
+    response_model=MapLayer,
+    summary="A table as a map layer: a GeoJSON feature per shape, its value per period",
+)
+def map_layer(
+    slug: str,
+    version: str,
+    name: str,
+    access: Annotated[Access, Depends(require(Action.DATASET_READ))],
+    session: ReadDB,
+    platform: PlatformDep,
+    geometry: Annotated[str, Query(max_length=255, description="Column of shapes")] = "",
+    value: Annotated[str, Query(max_length=255, description="Numeric column to sum")] = "",
+    period: Annotated[str, Query(max_length=255, description="Column of periods")] = "",
+    label: Annotated[str, Query(max_length=255, description="Column naming shapes")] = "",
+) -> MapLayer:
+    session.close()
+    read = dataset_reading.map_layer(
+        platform,
+        access.actor,
+        access.workspace.slug,
+        slug,
+        version,
+        name,
+        geometry=geometry,
+        value=value,
+        period=period,
+        label=label,
+    )
+    return MapLayer.model_validate(read.layer)
 
 
 @router.post(

@@ -120,3 +120,27 @@ class DatasetTrigger(Model):
 class DatasetTriggerSet(Input):
     dataset: str = Field(max_length=130)
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class MapColumns(Model):
+    geometry: str
+    value: str = Field(description="Summed per shape and period; empty: rows are counted")
+    period: str
+    label: str
+
+
+class MapChoices(Model):
+    numbers: list[str] = Field(description="Columns that can be the value")
+    all: list[str]
+
+
+class MapLayer(Model):
+    """A GeoJSON FeatureCollection: one feature per shape, ``properties.values`` mapping
+    each period to the shape's value (``""`` when the table has no period column)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]
+    periods: list[str]
+    columns: MapColumns
+    range: list[float] | None = Field(description="The lowest and highest value")
+    choices: MapChoices

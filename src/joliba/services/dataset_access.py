@@ -25,6 +25,7 @@ class ReadKind(StrEnum):
     QUERY = "query"
     DIFF = "diff"  # two versions compared (rows shown when a key is given)
     LOAD = "load"  # a table loaded into a workspace database
+    MAP = "map"  # a table drawn as a map
 
 
 def record(

@@ -183,6 +183,35 @@ def preview(
     return Preview(read.source, None, None, problem)
 
 
+@dataclass(frozen=True)
+class MapRead:
+    source: Source
+    layer: dict[str, Any]
+
+
+def map_layer(
+    platform: Platform,
+    actor: Actor,
+    ws: str,
+    ref: str,
+    version: str,
+    name: str,
+    *,
+    geometry: str = "",
+    value: str = "",
+    period: str = "",
+    label: str = "",
+) -> MapRead:
+    """Table ``name`` as a map layer: a GeoJSON feature per shape with its value per period
+    (see ``storage/table_maps.py``); logged as a map read."""
+    read, row = _file(platform, actor, ws, ref, version, name)
+    layer = dataset_reads.map_layer(
+        platform.tables, row, geometry=geometry, value=value, period=period, label=label
+    )
+    read.record(ReadKind.MAP, rows=len(layer["features"]))
+    return MapRead(read.source, layer)
+
+
 def _lowered(limit: int, wanted: int | None) -> int:
     return limit if wanted is None else min(limit, wanted)
 

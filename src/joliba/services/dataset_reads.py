@@ -15,7 +15,7 @@ from typing import Any
 
 from joliba.db.tables import DatasetFile
 from joliba.domain.errors import Invalid
-from joliba.storage import table_diff, table_reads
+from joliba.storage import table_diff, table_maps, table_reads
 from joliba.storage.table_reads import Filter, Sort, json_size
 from joliba.storage.tables import Interrupt, TableCache, TableError, table_name
 
@@ -166,3 +166,14 @@ def diff(
         "unchanged": sorted(n for n in before if n in after and n not in changed),
         "tables": tables,
     }
+
+
+def map_layer(cache: TableCache, row: DatasetFile, **columns: str) -> dict[str, Any]:
+    """The table as a map layer (``storage/table_maps.py``); ``columns``: geometry, value,
+    period, label (empty: guessed)."""
+    path = _parquet(cache, row)
+    try:
+        with cache.reading("map") as con:
+            return table_maps.layer(con, path, **columns)
+    except TableError as exc:
+        raise Invalid(str(exc), details={"field": str(exc).split(":", 1)[0]}) from None

@@ -129,6 +129,10 @@ class FileView:
     def preview_url(self) -> str:
         return f"{self.page_base}/preview"
 
+    @property
+    def map_url(self) -> str:
+        return f"{self.page_base}/map"
+
     def export_url(self, fmt: str) -> str:
         return f"{self.api_base}/export?format={fmt}"
 

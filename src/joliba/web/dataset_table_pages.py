@@ -290,3 +290,54 @@ def compare(
         cell=cell,
     )
     return render(request, "datasets/compare.html", context)
+
+
+@router.get("/w/{ws}/datasets/{ref}/versions/{version}/files/{name}/map")
+def map_page(
+    request: Request,
+    platform: PlatformDep,
+    actor: PageActor,
+    ws: str,
+    ref: str,
+    version: str,
+    name: str,
+    geometry: Annotated[str, Query(max_length=255)] = "",
+    value: Annotated[str, Query(max_length=255)] = "",
+    period: Annotated[str, Query(max_length=255)] = "",
+    label: Annotated[str, Query(max_length=255)] = "",
+) -> Response:
+    """A table drawn as a choropleth: its shapes coloured by value, a period slider, a
+    legend and tooltips (Leaflet, with no tile server: the boundaries are the map)."""
+    layer: dict[str, Any] | None = None
+    error = ""
+    try:
+        read = dataset_reading.map_layer(
+            platform,
+            actor,
+            ws,
+            ref,
+            version,
+            name,
+            geometry=geometry,
+            value=value,
+            period=period,
+            label=label,
+        )
+    except Invalid as exc:
+        error = exc.message
+    else:
+        layer = read.layer
+    with units.work(platform.db, actor, ws, Action.DATASET_READ) as (session, access):
+        dataset = datasets.get(session, access, ref)
+        title = dataset.name
+    context = workspace_context(
+        access,
+        "datasets",
+        name=name,
+        title=title,
+        back=dataset_url(ws, ref, version),
+        layer=layer,
+        error=error,
+        asked={"geometry": geometry, "value": value, "period": period, "label": label},
+    )
+    return render(request, "datasets/map.html", context)

@@ -145,3 +145,27 @@ def test_exports_hold_every_row_and_never_write(
     with pytest.raises(TableError, match=r"may only read|returns rows"):
         workspace_sql.export(owner, "DELETE FROM cases", "csv", tmp_path / "x.csv", timeout=10)
     assert _run(owner, "SELECT count(*) FROM cases")["rows"] == [[2]]
+
+
+def test_sql_opens_no_other_file_and_changes_no_setting(
+    targets: tuple[str, Target, Target], tmp_path: Path
+) -> None:
+    engine, owner, reader = targets
+    if engine == "sqlite":  # files the server could reach, and the file's own settings
+        other = tmp_path / "other.db"
+        attempts = [
+            f"ATTACH DATABASE '{other}' AS other",
+            f"VACUUM INTO '{tmp_path / 'copy.db'}'",
+            "PRAGMA query_only = OFF",
+            "PRAGMA writable_schema = ON",
+        ]
+    else:  # the server's files, and its settings
+        attempts = [
+            "COPY (SELECT 1) TO '/tmp/joliba-copy.csv'",
+            "SELECT pg_read_file('/etc/hostname')",
+        ]
+    for target in (owner, reader):
+        for statement in attempts:
+            with pytest.raises(TableError):
+                _run(target, statement)
+    assert not (tmp_path / "other.db").exists() and not (tmp_path / "copy.db").exists()

@@ -139,8 +139,9 @@ class WorkspaceDatabases:
         with self.db.transaction(write=False) as session:
             ready = set(
                 session.scalars(
+                    # A failed change (an archive while the server was down) left an error.
                     select(WorkspaceDatabase.workspace_id).where(
-                        WorkspaceDatabase.ready_at.is_not(None)
+                        WorkspaceDatabase.ready_at.is_not(None), WorkspaceDatabase.error == ""
                     )
                 )
             )
@@ -316,17 +317,9 @@ class WorkspaceDatabases:
     def run_url(self, workspace_id: uuid.UUID) -> str | None:
         """The owner's URL that a run of the workspace gets, made now if need be; None when
         workspace databases are SQLite files."""
-        server = self.server
-        if server is None:
+        if self.server is None:
             return None
-        with self.db.transaction(write=False) as session:
-            row = session.get(WorkspaceDatabase, workspace_id)
-            ready = row is not None and row.ready_at is not None and not row.error
-        if not ready:
-            row = self.ensure(workspace_id)
-        assert row is not None
-        passwords = self.box.open(row.passwords_encrypted)
-        return server.url_for(row.owner, passwords["owner"], row.database)
+        return self.target(workspace_id, writable=True).url
 
     def target(self, workspace_id: uuid.UUID, *, writable: bool) -> Target:
         """Where people's SQL reads the workspace's database: as the owner when ``writable``,

@@ -95,7 +95,8 @@ def _where(columns: dict[str, str], filters: list[Filter]) -> tuple[str, list[An
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _order(columns: dict[str, str], sort: list[Sort]) -> str:
+def order_by(columns: dict[str, str], sort: list[Sort]) -> str:
+    """``ORDER BY`` for ``sort`` (nulls last), each column checked against ``columns``."""
     for item in sort:
         if item.column not in columns:
             raise TableError(f"sort: there is no column '{item.column}'")
@@ -173,7 +174,7 @@ def preview(
     try:
         total = con.execute(f"SELECT count(*) FROM {source}{where}", params).fetchone()
         result = con.execute(
-            f"SELECT * FROM {source}{where}{_order(columns, sort or [])} LIMIT ? OFFSET ?",
+            f"SELECT * FROM {source}{where}{order_by(columns, sort or [])} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         rows, cut = fetch(

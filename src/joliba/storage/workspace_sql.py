@@ -32,6 +32,7 @@ from joliba.storage.table_reads import (
     Sort,
     fetch,
     json_size,
+    order_by,
 )
 from joliba.storage.tables import Interrupt, TableError
 
@@ -119,6 +120,9 @@ def _sqlite(target: Target, timeout: float, interrupt: Interrupt | None) -> Iter
         con = sqlite3.connect(":memory:", check_same_thread=False)
         con.execute("PRAGMA query_only = ON")
     con.execute("PRAGMA busy_timeout = 5000")
+    # From here on, people's SQL: no other file (ATTACH, and VACUUM INTO, which attaches
+    # its target, would open or write any file the server can), no setting changed.
+    con.set_authorizer(_sqlite_guard)
     deadline = time.monotonic() + timeout
 
     def stop() -> int:
@@ -134,6 +138,18 @@ def _sqlite(target: Target, timeout: float, interrupt: Interrupt | None) -> Iter
         if interrupt is not None:
             interrupt.detach()
         con.close()
+
+
+#: The pragmas a statement may use: they read a table's shape.
+_READING_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info"})
+
+
+def _sqlite_guard(action: int, first: str | None, second: str | None, *_: object) -> int:
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (first or "").lower() not in _READING_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
 
 
 def list_tables(target: Target, *, timeout: float = 10) -> list[TableInfo]:
@@ -192,7 +208,7 @@ def preview(
             raise TableError(f"table: there is no table '{table}'")
         columns = _columns(con, target, table)
         where, params = _where(columns, filters or [], sqlite=target.is_sqlite)
-        order = _order(columns, sort or [])
+        order = order_by(columns, sort or [])
         described = [{"name": n, "type": t} for n, t in columns.items()]
         mark = "?" if target.is_sqlite else "%s"
         source = f"SELECT * FROM {_quote(table)}{where}"  # noqa: S608 (quoted, bound)
@@ -258,14 +274,6 @@ def _pg_cast(kind: str) -> str:
         "timestamp with time zone",
     }
     return kind if kind in simple else "text"
-
-
-def _order(columns: dict[str, str], sort: list[Sort]) -> str:
-    for item in sort:
-        if item.column not in columns:
-            raise TableError(f"sort: there is no column '{item.column}'")
-    keys = [f"{_quote(s.column)} {'DESC' if s.descending else 'ASC'} NULLS LAST" for s in sort]
-    return (" ORDER BY " + ", ".join(keys)) if keys else ""
 
 
 def query(

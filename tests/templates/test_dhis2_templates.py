@@ -30,7 +30,9 @@ def test_templates_are_listed_and_an_unknown_one_is_refused(tmp_path: Path) -> N
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("template", ["dhis2-extract", "dhis2-metadata", "dhis2-push"])
+@pytest.mark.parametrize(
+    "template", ["dhis2-extract", "dhis2-metadata", "dhis2-push", "dhis2-health-map"]
+)
 def test_a_new_template_folder_passes_its_own_tests(template: str, tmp_path: Path) -> None:
     against(None, None, tmp_path)("pipelines", "init", "mine", "--template", template).ok()
     folder = tmp_path / "mine"

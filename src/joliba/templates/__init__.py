@@ -22,6 +22,9 @@ TEMPLATES = {
     "category option combos and data sets -> a dataset version.",
     "dhis2-push": "A dataset table -> a DHIS2, through a mapping; dry run first, "
     "conflicts as an output file.",
+    "dhis2-health-map": "DHIS2 analytics per district and month (data elements or "
+    "indicators) with the districts' shapes -> a GeoParquet dataset version and a workspace "
+    "table, ready for the map view.",
 }
 
 

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+from joliba.services.platform import Platform
 from joliba.settings import Settings, SettingsError, load_settings, prepare_home
+from tests.conftest import LiveServer, variant_server
 from tests.fixtures.cli import run_joliba
 
 
@@ -130,3 +133,22 @@ def test_urls_and_absolute_paths_are_kept(monkeypatch: pytest.MonkeyPatch) -> No
         assert Settings(storage_url=url).resolved_storage_url == url
     links = "https://mirror.example.org/wheels/"
     assert Settings(package_find_links=links).package_find_links == links
+
+
+def test_a_map_tile_server_is_checked_and_allowed_by_the_pages(
+    platform: Platform, server: LiveServer, tmp_path: Path
+) -> None:
+    bad_urls = ("ftp://t/{z}/{x}/{y}.png", "https://t.org/tile.png", "https://a;b/{z}/{x}/{y}")
+    for bad in bad_urls:
+        with pytest.raises(ValidationError, match="JOLIBA_MAP_TILE_URL"):
+            Settings(home=tmp_path, map_tile_url=bad)
+    url = "https://{s}.tiles.sante.local:8443/{z}/{x}/{y}.png"
+    assert Settings(home=tmp_path, map_tile_url=url).map_tile_origin == (
+        "https://*.tiles.sante.local:8443"
+    )
+    with variant_server(platform, map_tile_url=url) as live, httpx.Client(base_url=live.url) as c:
+        policy = c.get("/login").headers["content-security-policy"]
+    assert "img-src 'self' data: https://*.tiles.sante.local:8443;" in policy
+    with httpx.Client(base_url=server.url) as client:
+        plain = client.get("/login").headers["content-security-policy"]
+    assert "img-src 'self' data:;" in plain

@@ -80,6 +80,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     pages.install(app)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_json_bytes)
-    app.add_middleware(SecurityHeaders, hsts=platform.settings.secure_cookies)
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=platform.settings.secure_cookies,
+        image_origin=platform.settings.map_tile_origin,
+    )
     app.add_middleware(ClientAddress, trusted=platform.settings.trusted_networks)
     return app

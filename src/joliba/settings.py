@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -184,6 +185,12 @@ class Settings(BaseSettings):
         "proxies in front of the server: X-Forwarded-For is read only from them, right-most "
         "untrusted address first. Default: none (the client is the direct peer).",
     )
+    map_tile_url: str = Field(
+        default="",
+        description="A tile server for maps, as https://tiles.example.org/{z}/{x}/{y}.png: "
+        "drawn under the shapes, and allowed by the pages' security policy. Default: none, "
+        "the boundaries are the map (nothing is fetched from the internet).",
+    )
     session_days: int = Field(
         default=14, ge=1, description="How long a browser session lasts after sign-in (days)."
     )
@@ -290,6 +297,33 @@ class Settings(BaseSettings):
             what = "is not available yet" if value == "celery" else "is not an executor"
             raise ValueError(f"JOLIBA_EXECUTOR={value} {what} (accepted: {', '.join(EXECUTORS)})")
         return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _check_tiles(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        host_ok = bool(parts.hostname) and all(
+            c.isalnum() or c in ".-{}" for c in parts.hostname or ""
+        )
+        if parts.scheme not in ("http", "https") or not host_ok:
+            raise ValueError(f"JOLIBA_MAP_TILE_URL must be an http(s) URL, not {value!r}")
+        if not all(key in value for key in ("{z}", "{x}", "{y}")):
+            raise ValueError("JOLIBA_MAP_TILE_URL must hold {z}, {x} and {y} (a tile's place)")
+        return value
+
+    @property
+    def map_tile_origin(self) -> str:
+        """The tile server's origin (for the pages' img-src), or "" without one."""
+        if not self.map_tile_url:
+            return ""
+        parts = urlsplit(self.map_tile_url)
+        host = parts.hostname or ""
+        # {s} subdomains (a.tile…, b.tile…) are allowed as a wildcard.
+        host = host.replace("{s}", "*")
+        return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -27,10 +27,23 @@ _DOWNLOAD_HEADERS = [
 ]
 
 
+def _with_images(headers: list[tuple[bytes, bytes]], origin: str) -> list[tuple[bytes, bytes]]:
+    """The page headers with ``origin`` (a map tile server) allowed as an image source."""
+    if not origin:
+        return headers
+    return [
+        (k, v.replace(b"img-src 'self' data:", b"img-src 'self' data: " + origin.encode()))
+        if k == b"content-security-policy"
+        else (k, v)
+        for k, v in headers
+    ]
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, image_origin: str = "") -> None:
         self.app = app
-        self.pages = [*_SECURITY_HEADERS, _HSTS] if hsts else _SECURITY_HEADERS
+        pages = _with_images(_SECURITY_HEADERS, image_origin)
+        self.pages = [*pages, _HSTS] if hsts else pages
         self.downloads = [*_DOWNLOAD_HEADERS, _HSTS] if hsts else _DOWNLOAD_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

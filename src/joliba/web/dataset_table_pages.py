@@ -339,5 +339,6 @@ def map_page(
         layer=layer,
         error=error,
         asked={"geometry": geometry, "value": value, "period": period, "label": label},
+        tile_url=platform.settings.map_tile_url,
     )
     return render(request, "datasets/map.html", context)

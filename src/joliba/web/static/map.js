@@ -1,6 +1,7 @@
 // The map of a dataset table (datasets/map.html): its shapes coloured by their value for the
 // chosen period, in five classes of about as many shapes each, with a legend and tooltips.
-// No tiles: the boundaries are the map, so nothing is fetched from the internet.
+// No tiles unless the instance sets JOLIBA_MAP_TILE_URL: the boundaries are the map, so
+// nothing is fetched from the internet.
 (function () {
   "use strict";
   const holder = document.getElementById("map");
@@ -50,6 +51,8 @@
   }
 
   const map = L.map(holder, { attributionControl: false, zoomSnap: 0.25 });
+  // JOLIBA_MAP_TILE_URL: a tile server the instance has, drawn under the shapes.
+  if (holder.dataset.tiles) L.tileLayer(holder.dataset.tiles, { maxZoom: 19 }).addTo(map);
   const shapes = L.geoJSON(layer, {
     style: { weight: 1, color: "#555", fillOpacity: 0.85 },
     pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 6 }),

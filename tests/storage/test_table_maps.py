@@ -87,3 +87,23 @@ def test_bad_choices_are_refused_by_name(tmp_path: Path) -> None:
     pl.DataFrame({"district": ["A"], "cases": [1]}).write_parquet(plain)
     with duckdb.connect() as con, pytest.raises(TableError, match="no column of shapes"):
         layer(con, plain)
+
+
+def test_a_table_without_shapes_is_drawn_with_a_boundaries_table(tmp_path: Path) -> None:
+    values = tmp_path / "values.parquet"
+    pl.DataFrame(
+        {"org_unit": ["d1", "d2", "d1", "d9"], "period": ["202401"] * 4, "value": [1, 2, 3, 9]}
+    ).write_parquet(values)
+    shapes = tmp_path / "org_units.parquet"
+    pl.DataFrame(
+        {"id": ["d1", "d2"], "name": ["Dosso", "Tahoua"], "geometry": list(SQUARES.values())}
+    ).write_parquet(shapes)
+    with duckdb.connect() as con:
+        found = layer(con, values, boundaries=shapes, key="org_unit", boundaries_key="id")
+        assert found["columns"]["geometry"] == "geometry" and found["columns"]["label"] == "name"
+        by_label = {f["properties"]["label"]: f["properties"]["values"] for f in found["features"]}
+        assert by_label == {"Dosso": {"202401": 4}, "Tahoua": {"202401": 2}}  # d9: no shape
+        with pytest.raises(TableError, match="key: name the column"):
+            layer(con, values, boundaries=shapes)
+        with pytest.raises(TableError, match="no column 'code' in the boundaries"):
+            layer(con, values, boundaries=shapes, key="org_unit", boundaries_key="code")

@@ -29,7 +29,7 @@ from joliba.schemas.dataset_reads import (
     VersionDiff,
 )
 from joliba.services import dataset_access, dataset_reading, dataset_reads, profiles
-from joliba.services.dataset_reading import Rows
+from joliba.services.dataset_reading import Rows, boundaries_of
 from joliba.services.profiles import ProfileState
 from joliba.services.workspaces import Access
 from joliba.storage.table_reads import FILTER_OPS, Filter, Sort
@@ -134,6 +134,17 @@ def map_layer(
     value: Annotated[str, Query(max_length=255, description="Numeric column to sum")] = "",
     period: Annotated[str, Query(max_length=255, description="Column of periods")] = "",
     label: Annotated[str, Query(max_length=255, description="Column naming shapes")] = "",
+    boundaries: Annotated[
+        str, Query(max_length=200, description="A dataset of shapes to draw a table with none")
+    ] = "",
+    boundaries_file: Annotated[str, Query(max_length=255, description="Its table file")] = "",
+    boundaries_version: Annotated[str, Query(max_length=200)] = "latest",
+    key: Annotated[
+        str, Query(max_length=255, description="The table's column matched to the boundaries")
+    ] = "",
+    boundaries_key: Annotated[
+        str, Query(max_length=255, description="The boundaries' column (default: key)")
+    ] = "",
 ) -> MapLayer:
     session.close()
     read = dataset_reading.map_layer(
@@ -147,6 +158,9 @@ def map_layer(
         value=value,
         period=period,
         label=label,
+        boundaries=boundaries_of(
+            boundaries, boundaries_file, boundaries_version, key, boundaries_key
+        ),
     )
     return MapLayer.model_validate(read.layer)
 

@@ -201,15 +201,42 @@ def map_layer(
     value: str = "",
     period: str = "",
     label: str = "",
+    boundaries: Boundaries | None = None,
 ) -> MapRead:
     """Table ``name`` as a map layer: a GeoJSON feature per shape with its value per period
-    (see ``storage/table_maps.py``); logged as a map read."""
+    (see ``storage/table_maps.py``), its shapes its own or, with ``boundaries``, those of
+    another table matched on a key; logged as a map read (of both tables)."""
     read, row = _file(platform, actor, ws, ref, version, name)
+    shapes: tuple[_Read, DatasetFile] | None = None
+    joins: dict[str, str] = {}
+    if boundaries is not None:
+        shapes = _file(platform, actor, ws, boundaries.ref, boundaries.version, boundaries.file)
+        joins = {"key": boundaries.key, "boundaries_key": boundaries.boundaries_key}
     layer = dataset_reads.map_layer(
-        platform.tables, row, geometry=geometry, value=value, period=period, label=label
+        platform.tables,
+        row,
+        shapes[1] if shapes else None,
+        geometry=geometry,
+        value=value,
+        period=period,
+        label=label,
+        **joins,
     )
     read.record(ReadKind.MAP, rows=len(layer["features"]))
+    if shapes is not None:
+        shapes[0].record(ReadKind.MAP, rows=len(layer["features"]))
     return MapRead(read.source, layer)
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """A table of shapes (org units' boundaries) that a table without shapes is drawn with."""
+
+    ref: str
+    file: str
+    key: str
+    version: str = "latest"
+    boundaries_key: str = ""
 
 
 def _lowered(limit: int, wanted: int | None) -> int:
@@ -311,3 +338,16 @@ def diff(
     result = dataset_reads.diff(platform.tables, *files, key=list(key) or None)
     read.record(ReadKind.DIFF, version=f"{read.source.version} → {later.version}")
     return Diff(read.source, later, result)
+
+
+def boundaries_of(
+    ref: str, file: str, version: str, key: str, boundaries_key: str
+) -> Boundaries | None:
+    """The boundaries a map was asked to use, or None when no dataset was named."""
+    if not ref:
+        return None
+    if not file:
+        raise Invalid(
+            "boundaries_file: name the table file of shapes", details={"field": "boundaries_file"}
+        )
+    return Boundaries(ref, file, key, version or "latest", boundaries_key)

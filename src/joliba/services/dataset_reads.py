@@ -168,12 +168,19 @@ def diff(
     }
 
 
-def map_layer(cache: TableCache, row: DatasetFile, **columns: str) -> dict[str, Any]:
-    """The table as a map layer (``storage/table_maps.py``); ``columns``: geometry, value,
-    period, label (empty: guessed)."""
+def map_layer(
+    cache: TableCache,
+    row: DatasetFile,
+    boundaries: DatasetFile | None = None,
+    **columns: str,
+) -> dict[str, Any]:
+    """The table as a map layer (``storage/table_maps.py``), drawn with the shapes of
+    ``boundaries`` when given; ``columns``: geometry, value, period, label (empty: guessed),
+    key and boundaries_key (the join)."""
     path = _parquet(cache, row)
+    shapes = _parquet(cache, boundaries) if boundaries is not None else None
     try:
         with cache.reading("map") as con:
-            return table_maps.layer(con, path, **columns)
+            return table_maps.layer(con, path, boundaries=shapes, **columns)
     except TableError as exc:
         raise Invalid(str(exc), details={"field": str(exc).split(":", 1)[0]}) from None

@@ -36,10 +36,19 @@ def layer(
     value: str = "",
     period: str = "",
     label: str = "",
+    boundaries: Path | None = None,
+    key: str = "",
+    boundaries_key: str = "",
 ) -> dict[str, Any]:
-    """The map layer of the Parquet table at ``path``; empty column names are guessed."""
-    columns = dict(schema_of(con, path))
+    """The map layer of the Parquet table at ``path``; empty column names are guessed.
+
+    With ``boundaries`` (another table, of shapes), a table with no shapes of its own is
+    drawn with them: its ``key`` column matched to the boundaries' ``boundaries_key`` (by
+    default the same name), and the boundaries' shape and name columns used."""
     source = f"read_parquet({literal(str(path))})"
+    if boundaries is not None:
+        source = _joined(con, path, boundaries, key, boundaries_key)
+    columns = dict(_describe(con, source))
     geometry = geometry or _geometry_column(con, source, columns)
     # The period first: 202401 is a number, but it names a month, not an amount.
     period = period if period else _named(columns, PERIOD_NAMES, exclude={geometry, value})
@@ -77,10 +86,10 @@ def layer(
         name = str(rest.pop(0)) if label else ""
         when = str(plain(rest.pop(0))) if period else ""
         amount_value = plain(rest[0])
-        key = shape if isinstance(shape, str | bytes) else str(shape)
-        feature = features.get(key)
+        shape_key = shape if isinstance(shape, str | bytes) else str(shape)
+        feature = features.get(shape_key)
         if feature is None:
-            feature = features[key] = {
+            feature = features[shape_key] = {
                 "type": "Feature",
                 "geometry": to_geojson(shape),
                 "properties": {"label": name, "values": {}},
@@ -102,6 +111,36 @@ def layer(
             "all": list(columns),
         },
     }
+
+
+def _joined(
+    con: duckdb.DuckDBPyConnection, path: Path, boundaries: Path, key: str, boundaries_key: str
+) -> str:
+    """A subquery: the table's rows with the boundaries' columns that it lacks, matched on
+    the key (rows without a match are left out)."""
+    mine = dict(schema_of(con, path))
+    theirs = dict(schema_of(con, boundaries))
+    if not key:
+        raise TableError("key: name the column that matches the boundaries (an org unit id)")
+    boundaries_key = boundaries_key or key
+    if key not in mine:
+        raise TableError(f"key: there is no column '{key}' in the table")
+    if boundaries_key not in theirs:
+        raise TableError(f"boundaries_key: there is no column '{boundaries_key}' in the boundaries")
+    added = [c for c in theirs if c not in mine]
+    picked = ", ".join(f"b.{quote(c)}" for c in added)
+    table = f"read_parquet({literal(str(path))})"
+    shapes = f"read_parquet({literal(str(boundaries))})"
+    return (
+        f"(SELECT t.*{', ' + picked if picked else ''} FROM {table} AS t "  # noqa: S608 (quoted)
+        f"JOIN {shapes} AS b ON CAST(t.{quote(key)} AS VARCHAR) = "
+        f"CAST(b.{quote(boundaries_key)} AS VARCHAR)) AS joined"
+    )
+
+
+def _describe(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple[str, str]]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()  # noqa: S608 (built here)
+    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def to_geojson(shape: Any) -> dict[str, Any]:

@@ -305,9 +305,14 @@ def map_page(
     value: Annotated[str, Query(max_length=255)] = "",
     period: Annotated[str, Query(max_length=255)] = "",
     label: Annotated[str, Query(max_length=255)] = "",
+    boundaries: Annotated[str, Query(max_length=200)] = "",
+    boundaries_file: Annotated[str, Query(max_length=255)] = "",
+    key: Annotated[str, Query(max_length=255)] = "",
+    boundaries_key: Annotated[str, Query(max_length=255)] = "",
 ) -> Response:
-    """A table drawn as a choropleth: its shapes coloured by value, a period slider, a
-    legend and tooltips (Leaflet, with no tile server: the boundaries are the map)."""
+    """A table drawn as a choropleth: its shapes (or those of a boundaries dataset it is
+    matched to) coloured by value, a period slider, a legend and tooltips (Leaflet, with no
+    tile server: the boundaries are the map)."""
     layer: dict[str, Any] | None = None
     error = ""
     try:
@@ -322,6 +327,9 @@ def map_page(
             value=value,
             period=period,
             label=label,
+            boundaries=dataset_reading.boundaries_of(
+                boundaries, boundaries_file, "latest", key, boundaries_key
+            ),
         )
     except Invalid as exc:
         error = exc.message
@@ -339,6 +347,12 @@ def map_page(
         layer=layer,
         error=error,
         asked={"geometry": geometry, "value": value, "period": period, "label": label},
+        join={
+            "boundaries": boundaries,
+            "boundaries_file": boundaries_file,
+            "key": key,
+            "boundaries_key": boundaries_key,
+        },
         tile_url=platform.settings.map_tile_url,
     )
     return render(request, "datasets/map.html", context)

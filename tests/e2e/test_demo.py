@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from joliba.domain.runs import FINISHED
 from tests.api.test_dataset_tables import wait_profile
 from tests.fixtures.servers import wait_until_serving
+from tests.fixtures.waiting import eventually
 
 
 def free_port() -> int:
@@ -55,6 +57,7 @@ def test_demo_serves_and_its_credentials_sign_in(
             assert profile["state"] == "done", profile
             assert profile["rows"] == 13 * 12  # 13 districts, 12 months
             check_dhis2_demo(browser, printed, dhis2_port)
+            check_health_map(browser)
         assert (tmp_path / ".joliba-demo" / "secret_key").stat().st_mode & 0o777 == 0o600
     finally:
         stop(process)
@@ -153,3 +156,21 @@ def check_dhis2_demo(browser: httpx.Client, printed: str, dhis2_port: int) -> No
         "/api/v1/workspaces/demo/connections/dhis2-demo/test", headers={"X-CSRF-Token": csrf}
     ).json()
     assert tested["ok"] is True and tested["message"].startswith("connected to DHIS2 2.39"), tested
+
+
+def check_health_map(browser: httpx.Client) -> None:
+    """The health map the demo queued: its run reads the emulator, publishes the districts
+    with their boundaries and 2025's values, and the dataset draws as a map."""
+    runs = "/api/v1/workspaces/demo/pipelines/health-map/runs"
+
+    def ended() -> str | None:
+        items = browser.get(runs).json()["items"]
+        return items[0]["state"] if items and items[0]["state"] in FINISHED else None
+
+    assert eventually(ended, timeout=120, message="the health-map run to end") == "succeeded"
+    files = "/api/v1/workspaces/demo/datasets/health-map/versions/latest/files"
+    layer = browser.get(f"{files}/health_map.parquet/map").json()
+    assert len(layer["features"]) == 72  # the emulator's districts
+    assert layer["periods"] == [f"2025{m:02d}" for m in range(1, 13)]
+    tables = browser.get("/api/v1/workspaces/demo/database/tables").json()
+    assert [(t["name"], t["rows"]) for t in tables] == [("health_map", 72 * 12)]

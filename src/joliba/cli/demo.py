@@ -13,6 +13,9 @@ from joliba.cli.common import console, open_platform, server_settings
 if TYPE_CHECKING:
     from joliba.dhis2.emulator.serve import Background
 
+#: The demo's synthetic country (the same one on every start).
+EMULATOR_SEED = 1
+
 
 def demo(
     home: Path = typer.Option(
@@ -32,7 +35,7 @@ def demo(
     import uvicorn
 
     from joliba.app import create_app
-    from joliba.runner.demo import finish_run, seed_pipeline
+    from joliba.runner.demo import finish_run, seed_health_map, seed_pipeline
     from joliba.services import demo as demo_service
 
     overrides: dict[str, object] = {}
@@ -54,6 +57,13 @@ def demo(
         demo_service.seed_dhis2_connection(session, platform.box, dhis2_url)
     run_id = seed_pipeline(platform, seeded.email, seeded.workspace)
     ran = finish_run(platform, run_id) if run_id is not None else ""
+    map_run = None
+    if emulator is not None:
+        # Queued only: it reads the emulator and publishes through the API, so the server's
+        # runner takes it as soon as the server below is up.
+        map_run = seed_health_map(
+            platform, seeded.email, seeded.workspace, demo_service.DHIS2_SLUG, mapped_element()
+        )
     console.print(f"[bold]Joliba demo[/bold] (data in {settings.home.resolve()})")
     console.print(f"  open      {url}/login")
     console.print(f"  email     {seeded.email}")
@@ -61,6 +71,11 @@ def demo(
     console.print(f"  workspace {url}/w/{seeded.workspace}")
     if ran:
         console.print(f"  pipeline  {url}/w/{seeded.workspace}/pipelines/malaria-report ({ran})")
+    if map_run is not None:
+        console.print(
+            f"  map       {url}/w/{seeded.workspace}/datasets/health-map (its pipeline runs "
+            "once the server is up)"
+        )
     console.print(
         f"  dhis2     {dhis2_url} (emulator{'' if emulator else ', not started'}; "
         f"connection {demo_service.DHIS2_SLUG}, user admin, password district)"
@@ -81,12 +96,22 @@ def demo(
         emulator.stop()  # nothing of the demo outlives it
 
 
+def mapped_element() -> str:
+    """The id of the demo emulator's malaria data element that the health map shows."""
+    from joliba.dhis2.emulator import build_country
+    from joliba.runner.demo import MAPPED_ELEMENT
+
+    country = build_country(seed=EMULATOR_SEED, scale=1.0)
+    found = (e["id"] for e in country.collections["dataElements"] if e["name"] == MAPPED_ELEMENT)
+    return str(next(found))
+
+
 def start_emulator(port: int) -> Background:
     """The DHIS2 emulator on ``port``, or on a free port when that one is taken."""
     from joliba.dhis2.emulator import create_app
     from joliba.dhis2.emulator.serve import Background
 
-    app = create_app(seed=1, scale=1.0)
+    app = create_app(seed=EMULATOR_SEED, scale=1.0)
     for attempt in (port, 0):
         server = Background(app, attempt, name="joliba-demo-dhis2")
         if server.start():

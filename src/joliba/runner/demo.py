@@ -1,11 +1,15 @@
-"""The demo's pipeline: the starter pipeline pushed to the demo workspace, with one run."""
+"""The demo's pipelines, pushed to the demo workspace with one run each: the starter
+pipeline, and the health map of the demo's DHIS2 emulator (districts with their boundaries
+and a year of malaria cases, which the dataset's map draws)."""
 
 from __future__ import annotations
 
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -17,34 +21,81 @@ from joliba.runner.dispatcher import Runner
 from joliba.services import pipeline_pushes, pipelines, runs, units, users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
-from joliba.templates import write_starter
+from joliba.templates import write_starter, write_template
 
 CODE = "malaria-report"
 
 
+HEALTH_MAP = "health-map"
+#: The emulator's district level, and the data element mapped (a count, so sums make sense).
+DISTRICT_LEVEL = "3"
+MAPPED_ELEMENT = "Malaria suspected cases"
+
+
 def seed_pipeline(platform: Platform, email: str, workspace: str) -> uuid.UUID | None:
     """Push the starter pipeline once and queue its first run; None if it already exists."""
+    return _push_and_queue(
+        platform,
+        email,
+        workspace,
+        CODE,
+        lambda folder: write_starter(folder, name="Malaria report", code=CODE),
+        {"years": [2024, 2025]},
+    )
+
+
+def seed_health_map(
+    platform: Platform, email: str, workspace: str, connection: str, data_element: str
+) -> uuid.UUID | None:
+    """Push the dhis2-health-map template once and queue a run over 2025's months of
+    ``data_element`` from ``connection``; None if it already exists."""
+    return _push_and_queue(
+        platform,
+        email,
+        workspace,
+        HEALTH_MAP,
+        lambda folder: write_template(
+            folder, "dhis2-health-map", name="Malaria health map", code=HEALTH_MAP
+        ),
+        {
+            "source": connection,
+            "level": DISTRICT_LEVEL,
+            "data_elements": [data_element],
+            "first_period": "202501",
+            "last_period": "202512",
+        },
+    )
+
+
+def _push_and_queue(
+    platform: Platform,
+    email: str,
+    workspace: str,
+    code: str,
+    write: Callable[[Path], None],
+    values: dict[str, Any],
+) -> uuid.UUID | None:
     with platform.db.session(write=False) as session:
         user = users.get_by_email(session, email)
         assert user is not None
         actor = Actor(user=user)
         access = workspaces.authorize(session, actor, workspace, Action.PIPELINE_READ)
-        if pipelines.find(session, access, CODE) is not None:
+        if pipelines.find(session, access, code) is not None:
             return None
     with tempfile.TemporaryDirectory(prefix="joliba-demo-") as scratch:
-        folder = Path(scratch) / CODE
-        write_starter(folder, name="Malaria report", code=CODE)
+        folder = Path(scratch) / code
+        write(folder)
         archive = Path(scratch) / "pipeline.zip"
         build(folder, archive)
         pushed = pipeline_pushes.push(
-            platform, actor, workspace, code=CODE, archive=archive, message="Added by joliba demo"
+            platform, actor, workspace, code=code, archive=archive, message="Added by joliba demo"
         )
     with units.work(platform.db, actor, workspace, Action.PIPELINE_RUN) as (session, _access):
         run = runs.queue(
             session,
             platform.box,
             version=session.get_one(PipelineVersion, pushed.id),
-            values={"years": [2024, 2025]},
+            values=values,
             trigger=Trigger.MANUAL,
             default_timeout=platform.settings.run_timeout_seconds,
             actor=actor,

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from joliba.db.engine import Database
-from joliba.db.tables import AuditEntry, WorkspaceDatabase
+from joliba.db.tables import AuditEntry
+from joliba.db.workspace_database_tables import WorkspaceDatabase
 from joliba.domain.errors import Unavailable
 from joliba.domain.permissions import Role
 from joliba.services import users, workspaces

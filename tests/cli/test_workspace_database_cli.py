@@ -9,7 +9,8 @@ import psycopg
 from sqlalchemy import select
 
 from joliba.db.engine import Database
-from joliba.db.tables import AuditEntry, WorkspaceDatabase
+from joliba.db.tables import AuditEntry
+from joliba.db.workspace_database_tables import WorkspaceDatabase
 from joliba.services import users, workspaces
 from tests.conftest import World, unique
 from tests.fixtures.cli import on_server

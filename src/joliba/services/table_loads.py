@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import Dataset, DatasetShare, DatasetVersion, TableFollow, Workspace
+from joliba.db.tables import Dataset, DatasetShare, DatasetVersion, Workspace
+from joliba.db.workspace_database_tables import TableFollow
 from joliba.domain.datasets import VersionState
 from joliba.domain.errors import Invalid, NotFound
 from joliba.domain.permissions import Action

@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joliba.db.engine import Database
-from joliba.db.tables import Workspace, WorkspaceDatabase
+from joliba.db.tables import Workspace
+from joliba.db.workspace_database_tables import WorkspaceDatabase
 from joliba.domain.errors import Conflict, Unavailable
 from joliba.domain.permissions import Action
 from joliba.domain.workspace_databases import (

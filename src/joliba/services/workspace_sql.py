@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joliba.db.tables import SavedQuery
+from joliba.db.workspace_database_tables import SavedQuery
 from joliba.domain.errors import Invalid, NotFound
 from joliba.domain.permissions import Action
 from joliba.domain.slugs import check_name

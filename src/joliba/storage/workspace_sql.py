@@ -327,7 +327,7 @@ class _Guarded:
 
     def fetchmany(self, size: int = 1, /) -> list[Any]:
         if self.interrupt.reason:
-            raise sqlite3.OperationalError("interrupted")
+            raise TableError(f"sql: the query {self.interrupt.reason}")
         return list(self.cursor.fetchmany(size))
 
 

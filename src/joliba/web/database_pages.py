@@ -9,6 +9,7 @@ goes away is stopped. The SQL form and the saved-query forms also work without J
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -25,13 +26,7 @@ from joliba.storage.table_reads import Sort
 from joliba.web.auth import PageActor, csrf_protect
 from joliba.web.dataset_pages import OP_LABELS
 from joliba.web.dataset_profiles import cell
-from joliba.web.dataset_table_pages import (
-    SQL_BYTES,
-    SQL_ROWS,
-    PreviewState,
-    Texts,
-    parse_filters,
-)
+from joliba.web.dataset_table_pages import SQL_BYTES, SQL_ROWS, Asked
 from joliba.web.nav import workspace_context
 from joliba.web.render import render
 
@@ -100,31 +95,10 @@ def database_page(
 
 @router.get("/w/{ws}/database/tables/{table}/preview")
 def preview_fragment(
-    request: Request,
-    platform: PlatformDep,
-    actor: PageActor,
-    ws: str,
-    table: str,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    sort: Annotated[str, Query(max_length=255)] = "",
-    desc: bool = False,
-    fc: Texts = [],  # noqa: B006 (FastAPI copies defaults)
-    fo: Texts = [],  # noqa: B006
-    fv: Texts = [],  # noqa: B006
-    add_column: Annotated[str, Query(max_length=255)] = "",
-    add_op: Annotated[str, Query(max_length=16)] = "",
-    add_value: Annotated[str, Query(max_length=500)] = "",
+    request: Request, platform: PlatformDep, actor: PageActor, ws: str, table: str, asked: Asked
 ) -> Response:
-    base = f"/w/{ws}/database/tables/{table}/preview"
-    state = PreviewState(base=base, offset=offset, sort=sort, desc=desc and bool(sort))
-    error = ""
-    try:
-        state.filters = parse_filters(fc, fo, fv)
-        if add_column:
-            state.filters += parse_filters([add_column], [add_op], [add_value])
-            state.offset = 0
-    except Invalid as exc:
-        error = exc.message
+    state, error = asked.state, asked.error
+    state.base = f"/w/{ws}/database/tables/{quote(table, safe='')}/preview"
     sorting = [Sort(state.sort, descending=state.desc)] if state.sort else []
     try:
         page = workspace_sql.preview(

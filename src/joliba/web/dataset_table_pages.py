@@ -109,15 +109,17 @@ def parse_filters(columns: list[str], ops: list[str], values: list[str]) -> list
     return found
 
 
-@router.get("/w/{ws}/datasets/{ref}/versions/{version}/files/{name}/preview")
-def preview_fragment(
-    request: Request,
-    platform: PlatformDep,
-    actor: PageActor,
-    ws: str,
-    ref: str,
-    version: str,
-    name: str,
+@dataclass
+class PreviewAsked:
+    """What a preview link or the filter form asks for: the state to show (with the filter
+    just added, if any), the filters before that one, and why a filter was refused."""
+
+    state: PreviewState
+    kept: list[Filter]
+    error: str = ""
+
+
+def preview_asked(
     offset: Annotated[int, Query(ge=0)] = 0,
     sort: Annotated[str, Query(max_length=255)] = "",
     desc: bool = False,
@@ -127,7 +129,8 @@ def preview_fragment(
     add_column: Annotated[str, Query(max_length=255)] = "",
     add_op: Annotated[str, Query(max_length=16)] = "",
     add_value: Annotated[str, Query(max_length=500)] = "",
-) -> Response:
+) -> PreviewAsked:
+    """The query parameters of every table preview (datasets' and the workspace database's)."""
     error = ""
     try:
         kept = parse_filters(fc, fo, fv)
@@ -141,6 +144,24 @@ def preview_fragment(
         except Invalid as exc:
             error = exc.message
         state.offset = 0
+    return PreviewAsked(state, kept, error)
+
+
+Asked = Annotated[PreviewAsked, Depends(preview_asked)]
+
+
+@router.get("/w/{ws}/datasets/{ref}/versions/{version}/files/{name}/preview")
+def preview_fragment(
+    request: Request,
+    platform: PlatformDep,
+    actor: PageActor,
+    ws: str,
+    ref: str,
+    version: str,
+    name: str,
+    asked: Asked,
+) -> Response:
+    state, kept, error = asked.state, asked.kept, asked.error
     # A filter or sort that does not fit the table is shown as an error, and dropped: first
     # the filter just added, then the rest, so the table stays readable.
     attempts = [state.filters, kept, None] if state.filters != kept else [kept, None]

@@ -34,6 +34,7 @@ from joliba.services.platform import Platform
 from joliba.settings import Settings, prepare_home
 from tests.fixtures.asgi import InProcess
 from tests.fixtures.pg_cluster import Cluster, password_cluster
+from tests.fixtures.superset import stop_shared
 from tests.wheels import build_wheel
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -470,3 +471,12 @@ def files_world(
         w = World(request.getfixturevalue("s3_platform"), request.getfixturevalue("s3_server"))
     yield w
     w.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller (or a session without xdist) stops the shared Superset, if started."""
+    if hasattr(config, "workerinput"):
+        return
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and factory._basetemp is not None:
+        stop_shared(factory._basetemp)

@@ -21,7 +21,8 @@ from joliba.http.security_headers import SecurityHeaders
 from joliba.logs import install_redaction
 from joliba.runner.dispatcher import Runner
 from joliba.runner.profiler import Profiler
-from joliba.runner.table_follower import TableFollower
+from joliba.runner.superset_sync import superset_sync
+from joliba.runner.table_follower import table_follower
 from joliba.services.platform import Platform
 from joliba.settings import Settings, load_settings, prepare_home
 from joliba.web import pages
@@ -50,11 +51,16 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         profiler.start()
         follower = None
         if ready.settings.max_runs > 0:  # a server that runs no pipelines loads no tables
-            follower = TableFollower(ready)
+            follower = table_follower(ready)
             follower.start()
+        syncer = superset_sync(ready)
+        if syncer is not None:
+            syncer.start()
         log.info("Joliba %s ready (database %s)", __version__, ready.db.engine.url.drivername)
         yield
         await run_in_threadpool(profiler.stop)
+        if syncer is not None:
+            await run_in_threadpool(syncer.stop)
         if follower is not None:
             await run_in_threadpool(follower.stop)
         if runner is not None:

@@ -191,6 +191,23 @@ class Settings(BaseSettings):
         "drawn under the shapes, and allowed by the pages' security policy. Default: none, "
         "the boundaries are the map (nothing is fetched from the internet).",
     )
+    superset_url: str = Field(
+        default="",
+        description="Address of the Apache Superset that Joliba set up (joliba superset "
+        "serve), as browsers and this server reach it, e.g. http://127.0.0.1:8088: workspace "
+        "databases are registered there, people sign in to it through Joliba and workspaces "
+        "embed its dashboards. Default: none (no Superset).",
+    )
+    superset_home: Path | None = Field(
+        default=None,
+        description="Superset's folder: its configuration, Joliba's sign-in module and its "
+        "SQLite metadata database. Default: HOME/superset.",
+    )
+    superset_venv: Path | None = Field(
+        default=None,
+        description="Superset's own virtual environment (several homes may share one). "
+        "Default: the folder venv in SUPERSET_HOME.",
+    )
     session_days: int = Field(
         default=14, ge=1, description="How long a browser session lasts after sign-in (days)."
     )
@@ -324,6 +341,28 @@ class Settings(BaseSettings):
         # {s} subdomains (a.tile…, b.tile…) are allowed as a wildcard.
         host = host.replace("{s}", "*")
         return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+    @field_validator("superset_url")
+    @classmethod
+    def _check_superset(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"JOLIBA_SUPERSET_URL must be an http(s) URL, not {value!r}")
+        return value
+
+    @field_validator("superset_home", "superset_venv")
+    @classmethod
+    def _absolute_superset(cls, value: Path | None) -> Path | None:
+        return None if value is None else absolute(value)
+
+    @property
+    def resolved_superset_home(self) -> Path:
+        return self.superset_home or self.home / "superset"
+
+    @property
+    def resolved_superset_venv(self) -> Path:
+        return self.superset_venv or self.resolved_superset_home / "venv"
 
     @field_validator("trusted_proxies")
     @classmethod

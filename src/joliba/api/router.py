@@ -18,6 +18,7 @@ from joliba.api import (
     responses,
     runs,
     schedules,
+    superset,
     triggers,
     users,
     webhooks,
@@ -44,6 +45,7 @@ ROUTERS = (
     datasets.router,
     dataset_tables.router,
     dataset_sharing.router,
+    superset.router,
 )
 
 

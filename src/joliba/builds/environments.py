@@ -72,7 +72,19 @@ def sandbox_env(environment: Environment, **extra: str) -> dict[str, str]:
     return env
 
 
-def _uv() -> str:
+def index_args(index_url: str | None, find_links: str | None) -> list[str]:
+    """uv's arguments for the package index settings (``none``: only the find-links)."""
+    args = ["--no-config"]
+    if index_url == "none":
+        args.append("--no-index")
+    elif index_url:
+        args += ["--default-index", index_url]
+    if find_links:
+        args += ["--find-links", find_links]
+    return args
+
+
+def uv_program() -> str:
     from uv import find_uv_bin
 
     return str(find_uv_bin())
@@ -150,14 +162,7 @@ class Environments:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _index_args(self) -> list[str]:
-        args = ["--no-config"]
-        if self.index_url == "none":
-            args.append("--no-index")
-        elif self.index_url:
-            args += ["--default-index", self.index_url]
-        if self.find_links:
-            args += ["--find-links", self.find_links]
-        return args
+        return index_args(self.index_url, self.find_links)
 
     def _uv(self, *args: str) -> None:
         env = clean_env()
@@ -167,7 +172,7 @@ class Environments:
                 env[name] = os.environ[name]
         try:
             result = subprocess.run(  # noqa: S603 (fixed program, arguments we built)
-                [_uv(), *args],
+                [uv_program(), *args],
                 capture_output=True,
                 text=True,
                 env=env,

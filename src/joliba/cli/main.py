@@ -13,6 +13,7 @@ from joliba.cli import (
     pipelines,
     runs,
     server,
+    superset,
     tokens,
     users,
     workspaces,
@@ -35,6 +36,7 @@ app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(dhis2.app, name="dhis2")
+app.add_typer(superset.app, name="superset")
 
 
 @app.command("version")

@@ -6,15 +6,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joliba.http.downloads import SANDBOX_CSP
 
+_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def page_policy(*, frames: str) -> str:
+    """The pages' Content-Security-Policy, letting one page frame ``frames`` (an origin,
+    such as Superset's for an embedded dashboard)."""
+    return f"{_PAGE_POLICY}; frame-src {frames}"
+
+
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        b"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-    ),
+    (b"content-security-policy", _PAGE_POLICY.encode()),
 ]
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "DATASET_PUBLISHED",
     "RUN_CANCEL_REQUESTED",
     "RUN_QUEUED",
+    "RUN_SUCCEEDED",
     "SCHEDULES_CHANGED",
     "TABLE_STORED",
     "WORKSPACE_DATABASE_CHANGED",
@@ -22,6 +23,8 @@ __all__ = [
 
 #: A run was queued: the runner claims it now instead of at its next poll.
 RUN_QUEUED = "run.queued"
+#: A run succeeded: what it wrote to its workspace's database is shown to Superset.
+RUN_SUCCEEDED = "run.succeeded"
 #: A schedule was added, paused or resumed: the runner recomputes when to wake.
 SCHEDULES_CHANGED = "schedules.changed"
 #: A cancel was requested for the run whose id is the argument.

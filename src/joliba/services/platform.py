@@ -14,6 +14,7 @@ from joliba.services.crypto import SecretBox
 from joliba.services.dhis2_lookups import DHIS2Lookups
 from joliba.services.outbound import OutboundPool
 from joliba.services.run_signals import RunSignals
+from joliba.services.superset import SupersetLink
 from joliba.services.workspace_databases import WorkspaceDatabases
 from joliba.settings import Settings
 from joliba.storage.objects import ObjectStore
@@ -37,6 +38,8 @@ class Platform:
     profiles_waiting: threading.Event = field(default_factory=threading.Event)
     #: Set when a dataset version is published, so followed tables are loaded again at once.
     loads_waiting: threading.Event = field(default_factory=threading.Event)
+    #: Set when a run succeeded or a version was published: Superset is told of new tables.
+    superset_waiting: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         # What services announce after a commit reaches this server's runner and profiler.
@@ -45,6 +48,8 @@ class Platform:
         self.db.on(commit_events.RUN_CANCEL_REQUESTED, self.signals.cancel_requested)
         self.db.on(commit_events.TABLE_STORED, self.profiles_waiting.set)
         self.db.on(commit_events.DATASET_PUBLISHED, self.loads_waiting.set)
+        self.db.on(commit_events.DATASET_PUBLISHED, self.superset_waiting.set)
+        self.db.on(commit_events.RUN_SUCCEEDED, self.superset_waiting.set)
         self.db.on(commit_events.WORKSPACE_DATABASE_CHANGED, self.databases.ensure_quietly)
 
     @classmethod
@@ -73,6 +78,18 @@ class Platform:
         )
 
     @cached_property
+    def superset(self) -> SupersetLink | None:
+        """The Superset beside this server (JOLIBA_SUPERSET_URL), or None."""
+        if not self.settings.superset_url:
+            return None
+        return SupersetLink(
+            self.db,
+            self.databases,
+            url=self.settings.superset_url,
+            secret_key=self.settings.secret_key_value(),
+        )
+
+    @cached_property
     def tables(self) -> TableCache:
         """Dataset tables as local Parquet, read by DuckDB within the memory setting."""
         limits = Limits(
@@ -81,5 +98,8 @@ class Platform:
         return TableCache(self.store.blobs(), self.settings.runtime_dir / "tables", limits)
 
     def close(self) -> None:
+        link = self.__dict__.get("superset")  # only if it was ever made
+        if link is not None:
+            link.close()
         self.outbound.close()
         self.db.dispose()

@@ -409,6 +409,7 @@ def finish(
         queued.append(retry)
     if state == RunState.SUCCEEDED:
         queued.extend(_trigger_downstream(session, box, run, default_timeout))
+        commit_events.announce(session, commit_events.RUN_SUCCEEDED)
     session.flush()
     return Ended(run=run, queued=queued)
 

@@ -152,14 +152,18 @@ def _sqlite_guard(action: int, first: str | None, second: str | None, *_: object
     return sqlite3.SQLITE_OK
 
 
-def list_tables(target: Target, *, timeout: float = 10) -> list[TableInfo]:
-    """The database's tables (and views), with their columns and row counts."""
+def list_tables(target: Target, *, timeout: float = 10, counts: bool = True) -> list[TableInfo]:
+    """The database's tables (and views), with their columns and row counts (0 without
+    ``counts``, which reads every table)."""
     found: list[TableInfo] = []
     with _connect(target, timeout=timeout) as con:
         for name in _table_names(con, target):
             columns = _columns(con, target, name)
-            counted = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()  # noqa: S608
-            found.append(TableInfo(name, list(columns.items()), int(counted[0]) if counted else 0))
+            rows = 0
+            if counts:
+                counted = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()  # noqa: S608
+                rows = int(counted[0]) if counted else 0
+            found.append(TableInfo(name, list(columns.items()), rows))
     return found
 
 

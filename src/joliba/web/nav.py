@@ -15,6 +15,8 @@ TABS: tuple[tuple[str, str, str, Action], ...] = (
     ("pipelines", "/pipelines", "Pipelines", Action.PIPELINE_READ),
     ("datasets", "/datasets", "Datasets", Action.DATASET_READ),
     ("database", "/database", "Database", Action.DATABASE_READ),
+    # Shown only with a Superset (JOLIBA_SUPERSET_URL): see workspace_base.html.
+    ("dashboards", "/dashboards", "Dashboards", Action.DATABASE_READ),
     ("members", "/members", "Members", Action.MEMBER_LIST),
     ("audit", "/audit", "Audit", Action.AUDIT_READ),
 )

@@ -22,6 +22,7 @@ from joliba.web import (
     pipeline_pages,
     run_pages,
     session_pages,
+    superset_pages,
     workspace_pages,
 )
 from joliba.web.auth import SignInRequired, sign_in_url
@@ -42,6 +43,7 @@ ROUTERS = (
     dataset_table_pages.router,
     dataset_sharing_pages.router,
     database_pages.router,
+    superset_pages.router,
     audit_pages.router,
     account_pages.router,
 )

@@ -78,6 +78,8 @@ def render(
             request.app.state.sandbox_notice() if getattr(user, "is_superuser", False) else None
         ),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        # Workspaces show a Dashboards tab when a Superset is set up beside this server.
+        "superset_on": bool(request.app.state.platform.settings.superset_url),
         "flash": request.query_params.get("flash", ""),
     }
     ctx.update(context or {})

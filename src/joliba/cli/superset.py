@@ -1,0 +1,119 @@
+"""joliba superset install | serve | sync: Apache Superset beside Joliba (docs/bi.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from joliba.cli.common import console, errors, platform_work, server_settings
+
+if TYPE_CHECKING:
+    from joliba.builds.superset import SupersetHome
+    from joliba.settings import Settings
+
+app = typer.Typer(help="Apache Superset beside Joliba: set up, serve, sync.", no_args_is_help=True)
+
+DEFAULT_PORT = 8088
+
+
+def superset_home(settings: Settings, venv: Path | None = None) -> SupersetHome:
+    from joliba.builds.superset import SupersetHome
+
+    return SupersetHome(
+        home=settings.resolved_superset_home, venv=venv or settings.resolved_superset_venv
+    )
+
+
+def superset_url(settings: Settings, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> str:
+    return settings.superset_url or f"http://{host}:{port}"
+
+
+def prepare(settings: Settings, home: SupersetHome, url: str) -> None:
+    """Write Superset's configuration for this Joliba and bring its database up to date."""
+    from joliba.builds.superset import Keys
+    from joliba.settings import prepare_home
+
+    prepare_home(settings)
+    keys = Keys.derive(settings.secret_key_value())
+    home.configure(keys, joliba_url=settings.base_url, superset_url=url)
+    home.initialise(keys, echo=lambda step: console.print(f"  {step}"))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    from rich.markup import escape
+
+    errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    return typer.Exit(1)
+
+
+@app.command("install")
+def install(
+    venv: Path | None = typer.Option(
+        None, "--venv", help="Where to make Superset's environment (default: JOLIBA_SUPERSET_VENV)."
+    ),
+) -> None:
+    """Install Apache Superset in its own virtual environment (from PyPI, or the package
+    index settings on an offline server) and set it up for this Joliba."""
+    from joliba.builds.superset import SupersetError
+
+    settings = server_settings()
+    home = superset_home(settings, venv.resolve() if venv else None)
+    try:
+        home.install(
+            index_url=settings.package_index_url,
+            find_links=settings.package_find_links,
+            echo=lambda line: console.print(line),
+        )
+        prepare(settings, home, superset_url(settings))
+    except SupersetError as exc:
+        raise _fail(exc) from None
+    console.print(f"Superset ready in {home.home}; start it with `joliba superset serve`")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
+) -> None:
+    """Run Superset (gunicorn) with Joliba's sign-in; set JOLIBA_SUPERSET_URL on Joliba's
+    server to its address."""
+    from joliba.builds.superset import SupersetError
+
+    settings = server_settings()
+    home = superset_home(settings)
+    url = superset_url(settings, host, port)
+    try:
+        prepare(settings, home, url)
+    except SupersetError as exc:
+        raise _fail(exc) from None
+    console.print(f"Superset on {url} (data in {home.home})")
+    if not settings.superset_url:
+        console.print(f"  on Joliba's server, set JOLIBA_SUPERSET_URL={url}")
+    command = home.serve_command(host, port)
+    os.execve(command[0], command, home.env())  # noqa: S606 (our own venv's gunicorn)
+
+
+@app.command("sync")
+def sync() -> None:
+    """Register every workspace database and its tables in Superset now (the server also
+    does it every minute and after each successful run)."""
+    from rich.markup import escape
+
+    from joliba.services.superset import required
+
+    with platform_work() as platform:
+        report = required(platform.superset).sync()
+    for name in report.databases:
+        console.print(f"database {name}: registered")
+    for name in report.datasets_added:
+        console.print(f"dataset {name}: added")
+    for name in report.datasets_refreshed:
+        console.print(f"dataset {name}: columns refreshed")
+    for error in report.errors:
+        errors.print(f"[red]error:[/red] {escape(error)}", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+    console.print("Superset is in step with the workspace databases")

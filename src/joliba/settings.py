@@ -8,6 +8,7 @@ Nothing here touches the disk at import time: ``Settings()`` only reads the envi
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -198,6 +199,12 @@ class Settings(BaseSettings):
         "databases are registered there, people sign in to it through Joliba and workspaces "
         "embed its dashboards. Default: none (no Superset).",
     )
+    superset_embed_origins: str = Field(
+        default="",
+        description="Other sites, besides BASE_URL's, whose pages may frame Superset "
+        "(comma-separated origins such as https://portal.sante.gov.ne, a port may be *); "
+        "written to Superset's Content-Security-Policy by joliba superset serve.",
+    )
     superset_home: Path | None = Field(
         default=None,
         description="Superset's folder: its configuration, Joliba's sign-in module and its "
@@ -350,6 +357,24 @@ class Settings(BaseSettings):
         if value and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError(f"JOLIBA_SUPERSET_URL must be an http(s) URL, not {value!r}")
         return value
+
+    @field_validator("superset_embed_origins")
+    @classmethod
+    def _check_embed_origins(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:(\d+|\*))?", item):
+                raise ValueError(
+                    f"JOLIBA_SUPERSET_EMBED_ORIGINS: {item!r} is not an origin "
+                    "(http(s)://host or http(s)://host:port)"
+                )
+        return value
+
+    @property
+    def superset_frame_origins(self) -> list[str]:
+        """The origins allowed to frame Superset: this server's and the extra ones."""
+        parts = urlsplit(self.base_url)
+        extra = [p.strip() for p in self.superset_embed_origins.split(",") if p.strip()]
+        return [f"{parts.scheme}://{parts.netloc}", *extra]
 
     @field_validator("superset_home", "superset_venv")
     @classmethod

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from joliba.api.router import create_api
 from joliba.db.tables import Workspace
 from joliba.domain.permissions import POLICY, Action, Role
-from joliba.services import invitations, users, workspaces
+from joliba.services import invitations, superset_demo, users, workspaces
 from joliba.services.actors import Actor
 from tests.conftest import PASSWORD, Person, World, unique
 from tests.dhis2.emulator_support import live_emulator
+from tests.fixtures.superset_worlds import link_of, write_health_map
 from tests.pipeline_helpers import SIMPLE, held_run, push, zip_files
 
 ANONYMOUS, USER, SUPERUSER, UNRESTRICTED = "anonymous", "user", "superuser", "unrestricted"
@@ -53,6 +54,8 @@ class Endpoint:
     prepare: Prepare = lambda ctx, caller: {}
     #: Walked in a world whose workspaces have PostgreSQL databases (``db_world``).
     databases: bool = False
+    #: Walked beside a real Superset (``ss_world``).
+    superset: bool = False
 
 
 @dataclass
@@ -133,6 +136,15 @@ def _invitation_for_caller(ctx: Ctx, caller: Caller) -> Request:
             session, access, email=email, role=Role.VIEWER, lifetime=timedelta(days=1)
         )
     return {"json": {"token": created.secret}}
+
+
+def _dashboard(ctx: Ctx, caller: Caller) -> Request:
+    """The demo dashboard on the walked workspace's table, built once per walk."""
+    if "dashboard" not in ctx.cache:
+        platform = ctx.world.platform
+        write_health_map(platform, ctx.ws)
+        ctx.cache["dashboard"] = superset_demo.build(link_of(platform), ctx.ws)
+    return {"params": {"dashboard_id": ctx.cache["dashboard"]}}
 
 
 def _pipeline(ctx: Ctx, caller: Caller) -> Request:
@@ -328,6 +340,14 @@ ENDPOINTS: list[Endpoint] = [
         databases=True,
     ),
     Endpoint("POST", "/workspaces/{ws}/database/rotate", Action.DATABASE_ROTATE, databases=True),
+    Endpoint("GET", "/workspaces/{ws}/dashboards", Action.DATABASE_READ, superset=True),
+    Endpoint(
+        "POST",
+        "/workspaces/{ws}/dashboards/{dashboard_id}/guest-token",
+        Action.DATABASE_READ,
+        _dashboard,
+        superset=True,
+    ),
     Endpoint("GET", "/workspaces/{ws}/database/tables", Action.DATABASE_READ),
     Endpoint(
         "GET", "/workspaces/{ws}/database/tables/{table}/rows", Action.DATABASE_READ, _db_table
@@ -798,7 +818,7 @@ def test_permission_walk(world: World, caller: str) -> None:
     failures: list[str] = []
     with live_emulator(scale=0.1) as dhis2:  # the DHIS2 pickers' endpoint searches it
         ctx.cache["dhis2_url"] = str(dhis2.base_url)
-        _walk(ctx, failures, caller, [e for e in ENDPOINTS if not e.databases])
+        _walk(ctx, failures, caller, [e for e in ENDPOINTS if not (e.databases or e.superset)])
     assert not failures, "\n" + "\n".join(failures)
 
 
@@ -809,6 +829,16 @@ def test_permission_walk_of_workspace_databases(db_world: World, caller: str) ->
     ctx = Ctx(world=db_world, ws=db_world.workspace(admin), admin=admin)
     failures: list[str] = []
     _walk(ctx, failures, caller, [e for e in ENDPOINTS if e.databases])
+    assert not failures, "\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_permission_walk_of_dashboards(ss_world: World, caller: str) -> None:
+    """The dashboard endpoints, beside a real Superset."""
+    admin = ss_world.person()
+    ctx = Ctx(world=ss_world, ws=ss_world.workspace(admin), admin=admin)
+    failures: list[str] = []
+    _walk(ctx, failures, caller, [e for e in ENDPOINTS if e.superset])
     assert not failures, "\n" + "\n".join(failures)
 
 

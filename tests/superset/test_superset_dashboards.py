@@ -15,31 +15,7 @@ from joliba.services import superset_demo
 from joliba.services.platform import Platform
 from tests.conftest import World
 from tests.fixtures.superset import SharedSuperset
-from tests.superset.test_superset_link import link_of, workspace_id
-
-MONTHS = ("202501", "202502", "202503")
-
-
-def square(x: float, y: float) -> str:
-    ring = [[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
-
-
-def write_health_map(platform: Platform, slug: str, districts: int = 6) -> None:
-    """A table shaped like the dhis2-health-map template's (see its SCHEMA)."""
-    target = platform.databases.target(workspace_id(platform, slug), writable=True)
-    rows: list[tuple[Any, ...]] = []
-    for d in range(districts):
-        for m, month in enumerate(MONTHS):
-            value = None if (d == 0 and month == MONTHS[-1]) else float(10 * d + m)
-            rows.append((f"ou{d}", f"District {d}", month, "de1", "Malaria", value, square(d, 0)))
-    with sqlite3.connect(target.path) as con:
-        con.execute(
-            "CREATE TABLE health_map (org_unit TEXT, name TEXT, period TEXT, data_element "
-            "TEXT, data_element_name TEXT, value REAL, geojson TEXT)"
-        )
-        con.executemany("INSERT INTO health_map VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    con.close()
+from tests.fixtures.superset_worlds import link_of, square, write_health_map
 
 
 def test_features_query_colours_each_district_of_the_latest_month_by_quintile(

@@ -7,45 +7,21 @@ import base64
 import json
 import sqlite3
 import uuid
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import select
 
-from joliba.db.tables import Workspace
 from joliba.domain.errors import Unavailable
 from joliba.domain.permissions import Role
 from joliba.services.platform import Platform
-from joliba.services.superset import SupersetLink, sign
+from joliba.services.superset import sign
 from tests.conftest import World
 from tests.fixtures.superset import JOLIBA_URL, SharedSuperset
+from tests.fixtures.superset_worlds import link_of, workspace_id, write_sqlite_table
 from tests.web.page_client import Pages
-
-
-def link_of(platform: Platform) -> SupersetLink:
-    link = platform.superset
-    assert link is not None
-    return link
-
-
-def workspace_id(platform: Platform, slug: str) -> uuid.UUID:
-    with platform.db.transaction(write=False) as session:
-        found = session.scalar(select(Workspace.id).where(Workspace.slug == slug))
-    assert found is not None
-    return found
-
-
-def write_sqlite_table(
-    platform: Platform, slug: str, name: str, rows: list[tuple[Any, ...]]
-) -> None:
-    """A table in the workspace's SQLite database, as a pipeline's write_table leaves it."""
-    target = platform.databases.target(workspace_id(platform, slug), writable=True)
-    with sqlite3.connect(target.path) as con:
-        con.execute(f'CREATE TABLE "{name}" (district TEXT, cases INTEGER)')
-        con.executemany(f'INSERT INTO "{name}" VALUES (?, ?)', rows)
-    con.close()
 
 
 def superset_session(superset: SharedSuperset, signin_url: str) -> httpx.Client:
@@ -240,3 +216,36 @@ def test_superset_sign_in_page_sends_people_to_joliba(superset: SharedSuperset) 
     # Someone not signed in who opens a dashboard lands on Joliba's sign-in, by way of it.
     first = httpx.get(f"{superset.url}/superset/welcome/")
     assert first.status_code == 302 and "/login" in first.headers["location"]
+
+
+def test_a_postgresql_workspace_database_is_registered_with_its_read_only_role(
+    ss_pg_world: World, ss_pg_platform: Platform
+) -> None:
+    admin = ss_pg_world.person()
+    slug = ss_pg_world.workspace(admin)
+    owner = ss_pg_platform.databases.target(workspace_id(ss_pg_platform, slug), writable=True)
+    with psycopg.connect(owner.url, autocommit=True) as con:
+        con.execute("CREATE TABLE cases (district text, cases integer)")
+        con.execute("INSERT INTO cases VALUES ('Bo', 5), ('Kenema', 7)")
+    link = link_of(ss_pg_platform)
+    report = link.sync()
+    assert slug in report.databases and f"{slug}.cases" in report.datasets_added
+    database_id = link.database_id(slug)
+    assert database_id is not None
+    details = ss_pg_platform.databases.details(None, slug)
+    connection = link.api.get(f"/api/v1/database/{database_id}/connection")["result"]
+    assert f"//{details.read_only_user}:" in connection["sqlalchemy_uri"]
+    answer = link.api.post(
+        "/api/v1/sqllab/execute/",
+        {"database_id": database_id, "sql": "SELECT sum(cases) AS total FROM cases"},
+    )
+    assert answer["data"] == [{"total": 12}]
+
+    # A new password for the roles reaches Superset at the next pass.
+    ss_pg_platform.databases.rotate(None, slug)
+    assert slug in link.sync().databases
+    again = link.api.post(
+        "/api/v1/sqllab/execute/",
+        {"database_id": database_id, "sql": "SELECT count(*) AS n FROM cases"},
+    )
+    assert again["data"] == [{"n": 2}]

@@ -62,6 +62,9 @@ from tests.api.test_permission_walk import (
     _pipeline,
     _saved,
 )
+from tests.api.test_permission_walk import (
+    _dashboard as _api_dashboard,
+)
 from tests.conftest import PASSWORD, LiveServer, Person, World, unique
 from tests.pipeline_helpers import push
 from tests.web.page_client import PageClient, Pages, csrf_of
@@ -121,6 +124,8 @@ class Page:
     session: str = OWN
     #: The type of an allowed caller's answer (refusals are HTML pages).
     media: str = "text/html"
+    #: Walked on a server beside a real Superset (``ss_walk``).
+    superset: bool = False
 
     @property
     def name(self) -> str:
@@ -288,6 +293,10 @@ def _recipient(ctx: Ctx, caller: Caller) -> Call:
     )
     assert r.status_code == 201, r.text
     return Call(values={"code": code}, form={"email": email})
+
+
+def _dashboard(ctx: Ctx, caller: Caller) -> Call:
+    return Call(values=_api_dashboard(ctx, caller)["params"])
 
 
 def _with_code(**form: Any) -> Prepare:
@@ -723,6 +732,23 @@ PAGES: list[Page] = [
     ),
     Page("POST", "/w/{ws}/database/reveal", Action.DATABASE_REVEAL, ok=200),
     Page("POST", "/w/{ws}/database/rotate", Action.DATABASE_ROTATE, ok=200),
+    # ----- Superset: one sign-in, the workspace's dashboards -----
+    Page(
+        "GET", "/superset/signin", SIGNED_IN, ok=303, lands="/joliba/signin?token=", superset=True
+    ),
+    Page("GET", "/w/{ws}/dashboards", Action.DATABASE_READ, superset=True),
+    Page(
+        "GET", "/w/{ws}/dashboards/{dashboard_id}", Action.DATABASE_READ, _dashboard, superset=True
+    ),
+    Page(
+        "POST",
+        "/w/{ws}/dashboards/{dashboard_id}/guest-token",
+        Action.DATABASE_READ,
+        _dashboard,
+        ok=200,
+        media="application/json",
+        superset=True,
+    ),
 ]
 
 
@@ -764,6 +790,23 @@ def _anonymous(pages: Pages, bearer: str | None = None) -> PageClient:
 
 @pytest.fixture(scope="module")
 def walk(platform: Platform, server: LiveServer) -> Iterator[Walk]:
+    yield from _walk_on(platform, server)
+
+
+@pytest.fixture(scope="module")
+def ss_walk(ss_platform: Platform, ss_server: LiveServer) -> Iterator[Walk]:
+    """The walk of the Superset pages, on a server beside the session's Superset."""
+    yield from _walk_on(ss_platform, ss_server)
+
+
+def _walk_of(request: pytest.FixtureRequest, page: Page) -> Walk:
+    """The walk ``page`` needs (the tests that call it take ``backend``, which both walks'
+    platforms are parametrised by, so that pytest knows the parameter)."""
+    walk: Walk = request.getfixturevalue("ss_walk" if page.superset else "walk")
+    return walk
+
+
+def _walk_on(platform: Platform, server: LiveServer) -> Iterator[Walk]:
     world = World(platform, server)
     admin = world.person()
     ctx = Ctx(world=world, ws=world.workspace(admin), admin=admin)
@@ -929,7 +972,10 @@ def _check(
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
-def test_page_answers_every_caller_as_the_policy_says(walk: Walk, page: Page) -> None:
+def test_page_answers_every_caller_as_the_policy_says(
+    request: pytest.FixtureRequest, backend: str, page: Page
+) -> None:
+    walk = _walk_of(request, page)
     failures = [
         problem
         for caller in walk.callers
@@ -947,9 +993,12 @@ def _set_archived(walk: Walk, archived: bool) -> None:
 
 
 @pytest.mark.parametrize("page", WORKSPACE_PAGES, ids=lambda page: page.name)
-def test_archived_workspace_refuses_every_change(walk: Walk, page: Page) -> None:
+def test_archived_workspace_refuses_every_change(
+    request: pytest.FixtureRequest, backend: str, page: Page
+) -> None:
     """Members allowed to act get 409 for every action but reading and unarchiving; the
     others are refused as in a live workspace."""
+    walk = _walk_of(request, page)
     callers = [walk.caller(name) for name in ("viewer", "editor", "admin", "superuser")]
     calls = [page.prepare(walk.ctx, caller) for caller in callers]  # while it takes changes
     failures: list[str] = []
@@ -969,9 +1018,12 @@ POST_PAGES = [page for page in PAGES if page.method == "POST"]
 
 
 @pytest.mark.parametrize("page", POST_PAGES, ids=lambda page: page.name)
-def test_post_without_the_csrf_token_is_refused(walk: Walk, page: Page) -> None:
+def test_post_without_the_csrf_token_is_refused(
+    request: pytest.FixtureRequest, backend: str, page: Page
+) -> None:
     """Without the form's token, or with a forged one, every post is refused before it acts
     (403): as an anonymous browser, and as the first of admin and superuser it would let in."""
+    walk = _walk_of(request, page)
     signed_in = next(
         c for c in (walk.caller("admin"), walk.caller("superuser")) if _allowed(page, c)
     )

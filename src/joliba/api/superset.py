@@ -32,6 +32,6 @@ def dashboard_guest_token(
     ws: str, dashboard_id: int, actor: ActorDep, platform: PlatformDep
 ) -> GuestToken:
     link = required(platform.superset)
-    embedding = link.embedding(actor, ws, dashboard_id, origin(platform.settings.base_url))
-    token = link.guest_token(actor, ws, dashboard_id)
+    joliba = origin(platform.settings.base_url)
+    token, embedding = link.guest_token(actor, ws, dashboard_id, joliba)
     return GuestToken(token=token, uuid=embedding.uuid, superset_url=embedding.superset_url)

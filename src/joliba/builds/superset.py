@@ -137,12 +137,24 @@ class SupersetHome:
         )
         self._installed_marker.write_text(SUPERSET_VERSION + "\n")
 
-    def configure(self, keys: Keys, *, joliba_url: str, superset_url: str) -> None:
-        """Write ``superset_config.py`` (mode 0600: it holds keys) and the sign-in module."""
+    def configure(
+        self,
+        keys: Keys,
+        *,
+        joliba_url: str,
+        superset_url: str,
+        frame_origins: list[str] | None = None,
+    ) -> None:
+        """Write ``superset_config.py`` (mode 0600: it holds keys) and the sign-in module;
+        ``frame_origins`` may frame Superset's pages (default: Joliba's origin)."""
         self.home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_BRIDGE, self.home / _BRIDGE.name)
         text = config_text(
-            keys, joliba_url=joliba_url, superset_url=superset_url, metadata=self.metadata
+            keys,
+            joliba_url=joliba_url,
+            superset_url=superset_url,
+            metadata=self.metadata,
+            frame_origins=frame_origins or [origin(joliba_url)],
         )
         fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -197,6 +209,7 @@ class SupersetHome:
             f"--threads={threads}",
             "--worker-class=gthread",
             "--timeout=120",
+            "--keep-alive=5",
             f"--bind={host}:{port}",
             "--limit-request-line=0",
             "--limit-request-field_size=0",
@@ -280,9 +293,10 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def config_text(keys: Keys, *, joliba_url: str, superset_url: str, metadata: Path) -> str:
+def config_text(
+    keys: Keys, *, joliba_url: str, superset_url: str, metadata: Path, frame_origins: list[str]
+) -> str:
     """The ``superset_config.py`` Joliba writes (values as Python literals)."""
-    joliba = origin(joliba_url)
     secure = superset_url.startswith("https://")
     csp = {
         "base-uri": ["'self'"],
@@ -295,7 +309,7 @@ def config_text(keys: Keys, *, joliba_url: str, superset_url: str, metadata: Pat
         "font-src": ["'self'", "data:"],
         "script-src": ["'self'", "'strict-dynamic'"],
         # Joliba's dashboard pages embed Superset; no other site may.
-        "frame-ancestors": ["'self'", joliba],
+        "frame-ancestors": ["'self'", *frame_origins],
     }
     talisman = {
         "content_security_policy": csp,

@@ -38,7 +38,12 @@ def prepare(settings: Settings, home: SupersetHome, url: str) -> None:
 
     prepare_home(settings)
     keys = Keys.derive(settings.secret_key_value())
-    home.configure(keys, joliba_url=settings.base_url, superset_url=url)
+    home.configure(
+        keys,
+        joliba_url=settings.base_url,
+        superset_url=url,
+        frame_origins=settings.superset_frame_origins,
+    )
     home.initialise(keys, echo=lambda step: console.print(f"  {step}"))
 
 

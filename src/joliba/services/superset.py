@@ -280,11 +280,14 @@ class SupersetLink:
         )
         return Embedding(dashboard, str(answer["result"]["uuid"]), self.url)
 
-    def guest_token(self, actor: Actor, ws: str, dashboard_id: int) -> str:
-        """A guest token for one of ``ws``'s dashboards (Superset's lasts 5 minutes); the
-        embedded page asks for a new one as it runs out. Recorded in the audit log."""
-        dashboard = self._of_workspace(actor, ws, dashboard_id)
-        embedded = self.api.get(f"/api/v1/dashboard/{dashboard.id}/embedded")["result"]
+    def guest_token(
+        self, actor: Actor, ws: str, dashboard_id: int, origin: str
+    ) -> tuple[str, Embedding]:
+        """A guest token for one of ``ws``'s dashboards (Superset's lasts 5 minutes; the
+        embedded page asks for a new one as it runs out), with its embedding, turned on if
+        it was not. Recorded in the audit log."""
+        embedding = self.embedding(actor, ws, dashboard_id, origin)
+        dashboard = embedding.dashboard
         user = actor.user
         answer = self.api.post(
             "/api/v1/security/guest_token/",
@@ -294,7 +297,7 @@ class SupersetLink:
                     "first_name": user.name or user.email,
                     "last_name": "",
                 },
-                "resources": [{"type": "dashboard", "id": str(embedded["uuid"])}],
+                "resources": [{"type": "dashboard", "id": embedding.uuid}],
                 "rls": [],
             },
         )
@@ -311,7 +314,7 @@ class SupersetLink:
                 details={"dashboard_id": dashboard.id},
                 client_ip=actor.client_ip,
             )
-        return str(answer["token"])
+        return str(answer["token"]), embedding
 
     def _of_workspace(self, actor: Actor, ws: str, dashboard_id: int) -> Dashboard:
         for dashboard in self.dashboards(actor, ws):

@@ -16,6 +16,10 @@ import httpx
 from joliba.domain.errors import Unavailable
 
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+#: Idle connections are dropped after a second, before Superset's server closes them (after
+#: 5 s, see builds/superset.py): a request on a connection the server just closed would fail
+#: with "connection reset" although Superset is fine.
+_LIMITS = httpx.Limits(keepalive_expiry=1.0)
 
 
 def rison_list(columns: list[str], **more: object) -> str:
@@ -29,7 +33,7 @@ class SupersetAPI:
     def __init__(self, base_url: str, username: str, password: str) -> None:
         self.base_url = base_url.rstrip("/")
         self._credentials = {"username": username, "password": password}
-        self._client = httpx.Client(base_url=self.base_url, timeout=_TIMEOUT)
+        self._client = httpx.Client(base_url=self.base_url, timeout=_TIMEOUT, limits=_LIMITS)
         self._lock = threading.Lock()
         self._signed_in = False
 

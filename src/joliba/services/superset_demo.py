@@ -108,7 +108,9 @@ def build(link: SupersetLink, workspace: str, table: str = "health_map") -> int:
                 "extruded": False,
                 "line_width": 1,
                 "line_width_unit": "pixels",
-                "fill_color_picker": {"r": 200, "g": 200, "b": 200, "a": 1},
+                # Transparent: each district keeps its own fillColor (a colour here with any
+                # opacity would paint over every district's).
+                "fill_color_picker": {"r": 0, "g": 0, "b": 0, "a": 0},
                 "stroke_color_picker": {"r": 80, "g": 80, "b": 80, "a": 1},
                 "autozoom": True,
                 "mapbox_style": "",

@@ -83,5 +83,6 @@ async def dashboard_page(
 async def guest_token(
     platform: PlatformDep, actor: PageActor, link: Link, ws: str, dashboard_id: int
 ) -> Response:
-    token = await run_in_threadpool(link.guest_token, actor, ws, dashboard_id)
+    joliba = origin(platform.settings.base_url)
+    token, _ = await run_in_threadpool(link.guest_token, actor, ws, dashboard_id, joliba)
     return JSONResponse({"token": token}, headers={"cache-control": "no-store"})

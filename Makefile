@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Apache Superset's own environment, for its tests (its pins conflict with ours).
+SUPERSET_VENV := .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/joliba-metadata-template.db
 
-.PHONY: demo test check bench install browser clean
+.PHONY: demo test check bench install superset browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +17,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(SUPERSET_STAMP): $(STAMP)
+	$(BIN)/joliba superset install --venv $(SUPERSET_VENV) --no-setup
+
+superset: $(SUPERSET_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/joliba demo
 
 # Every core (pytest-xdist; idle workers steal queued tests, so no core waits at the end), in
 # a random order (pytest-randomly; the seed is printed).
-test: $(STAMP)
+test: $(STAMP) $(SUPERSET_STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
 
 check: $(STAMP)
@@ -32,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SUPERSET_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -72,6 +72,29 @@ def sandbox_env(environment: Environment, **extra: str) -> dict[str, str]:
     return env
 
 
+#: What a package download needs from the server's environment: its certificate authorities
+#: (a ministry's proxy may sign with its own) and its proxies; uv's cache folder.
+_DOWNLOAD_ENV = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "UV_CACHE_DIR",
+    "XDG_CACHE_HOME",
+)
+
+
+def download_env() -> dict[str, str]:
+    """The environment of a package install: :func:`clean_env` and what downloads need."""
+    env = clean_env(UV_NO_PROGRESS="1")
+    env.update({k: os.environ[k] for k in _DOWNLOAD_ENV if k in os.environ})
+    return env
+
+
 def index_args(index_url: str | None, find_links: str | None) -> list[str]:
     """uv's arguments for the package index settings (``none``: only the find-links)."""
     args = ["--no-config"]
@@ -165,11 +188,7 @@ class Environments:
         return index_args(self.index_url, self.find_links)
 
     def _uv(self, *args: str) -> None:
-        env = clean_env()
-        env["UV_NO_PROGRESS"] = "1"
-        for name in ("UV_CACHE_DIR", "XDG_CACHE_HOME"):
-            if name in os.environ:
-                env[name] = os.environ[name]
+        env = download_env()
         try:
             result = subprocess.run(  # noqa: S603 (fixed program, arguments we built)
                 [uv_program(), *args],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,13 +31,28 @@ def demo(
         help="Port of the DHIS2 emulator on 127.0.0.1 (0, or a busy port: any free one).",
     ),
     no_serve: bool = typer.Option(False, "--no-serve", help="Seed only, do not start the server."),
+    with_superset: bool = typer.Option(
+        False,
+        "--with-superset",
+        help="Also start Apache Superset (installed on first use) with a dashboard of the "
+        "health map, signed in through Joliba.",
+    ),
+    superset_port: int = typer.Option(
+        8088, "--superset-port", help="Superset's port on the same address (0: any free one)."
+    ),
 ) -> None:
     """Set up a demo home with an admin, a sample workspace and a DHIS2 connection to an
-    emulator, then serve Joliba and the emulator until stopped."""
+    emulator, then serve Joliba and the emulator (and Superset) until stopped."""
     import uvicorn
 
     from joliba.app import create_app
-    from joliba.runner.demo import finish_run, seed_health_map, seed_pipeline
+    from joliba.cli.superset import start_beside
+    from joliba.runner.demo import (
+        dashboard_when_ready,
+        finish_run,
+        seed_health_map,
+        seed_pipeline,
+    )
     from joliba.services import demo as demo_service
 
     overrides: dict[str, object] = {}
@@ -46,6 +63,10 @@ def demo(
     if "JOLIBA_CONNECTION_ALLOW_PRIVATE" not in os.environ:
         # The demo's DHIS2 emulator is on 127.0.0.1: its connection must reach it.
         overrides["connection_allow_private"] = True
+    if with_superset and superset_port == 0:
+        superset_port = free_port(host)
+    if with_superset and "JOLIBA_SUPERSET_URL" not in os.environ:
+        overrides["superset_url"] = f"http://{host}:{superset_port}"
     settings = server_settings(**overrides)
     url = settings.base_url
     platform = open_platform(settings)
@@ -83,7 +104,21 @@ def demo(
     if emulator is None:
         platform.close()
         return
+    superset = None
+    stopping = threading.Event()
     try:
+        if with_superset:
+            superset = start_beside(settings, host, superset_port)
+            console.print(
+                f"  superset  {settings.superset_url} (sign in through Joliba; the health "
+                "map's dashboard is made once its pipeline has run)"
+            )
+            dashboard_when_ready(
+                platform,
+                seeded.workspace,
+                lambda path: console.print(f"  dashboard {url}{path}"),
+                stopping=stopping,
+            )
         # The app reads X-Forwarded-For itself, only from JOLIBA_TRUSTED_PROXIES.
         uvicorn.run(
             create_app(platform=platform),
@@ -93,7 +128,17 @@ def demo(
             proxy_headers=False,
         )
     finally:
+        stopping.set()
         emulator.stop()  # nothing of the demo outlives it
+        if superset is not None:
+            superset.terminate()
+            superset.wait(30)
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def mapped_element() -> str:

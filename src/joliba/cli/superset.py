@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import typer
 
 from joliba.cli.common import console, errors, platform_work, server_settings
@@ -59,6 +62,12 @@ def install(
     venv: Path | None = typer.Option(
         None, "--venv", help="Where to make Superset's environment (default: JOLIBA_SUPERSET_VENV)."
     ),
+    no_setup: bool = typer.Option(
+        False,
+        "--no-setup",
+        help="Only the environment: no configuration or metadata database (for an "
+        "environment that several homes share).",
+    ),
 ) -> None:
     """Install Apache Superset in its own virtual environment (from PyPI, or the package
     index settings on an offline server) and set it up for this Joliba."""
@@ -72,6 +81,8 @@ def install(
             find_links=settings.package_find_links,
             echo=lambda line: console.print(line),
         )
+        if no_setup:
+            return
         prepare(settings, home, superset_url(settings))
     except SupersetError as exc:
         raise _fail(exc) from None
@@ -99,6 +110,46 @@ def serve(
         console.print(f"  on Joliba's server, set JOLIBA_SUPERSET_URL={url}")
     command = home.serve_command(host, port)
     os.execve(command[0], command, home.env())  # noqa: S606 (our own venv's gunicorn)
+
+
+def start_beside(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Superset as a child process (``joliba demo --with-superset``): installed first if it
+    is not, set up, started, and answering ``/health`` when this returns. Its output goes
+    to ``superset.log`` in its folder."""
+    from joliba.builds.superset import SupersetError
+
+    home = superset_home(settings)
+    url = superset_url(settings, host, port)
+    try:
+        if home.installed_version() is None:
+            console.print(f"Installing Superset in {home.venv} (once; about 900 MB)…")
+            home.install(
+                index_url=settings.package_index_url,
+                find_links=settings.package_find_links,
+                echo=lambda line: console.print(f"  {line}"),
+            )
+        console.print("Setting up Superset…")
+        prepare(settings, home, url)
+    except SupersetError as exc:
+        raise _fail(exc) from None
+    log = home.home / "superset.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 (our own venv's gunicorn)
+            home.serve_command(host, port), env=home.env(), stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise _fail(SupersetError(f"Superset exited with {process.returncode}:\n{tail}"))
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise _fail(SupersetError(f"Superset did not answer on {url} within 180 s (see {log})"))
 
 
 @app.command("sync")

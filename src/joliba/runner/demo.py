@@ -4,7 +4,9 @@ and a year of malaria cases, which the dataset's map draws)."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -14,14 +16,27 @@ from typing import Any
 from sqlalchemy import select
 
 from joliba.client.archive import build
-from joliba.db.tables import PipelineRun, PipelineVersion
+from joliba.db.tables import PipelineRun, PipelineVersion, Workspace
+from joliba.domain.errors import JolibaError
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, Trigger
 from joliba.runner.dispatcher import Runner
-from joliba.services import pipeline_pushes, pipelines, runs, units, users, workspaces
+from joliba.services import (
+    pipeline_pushes,
+    pipelines,
+    runs,
+    superset_demo,
+    units,
+    users,
+    workspaces,
+)
 from joliba.services.actors import Actor
 from joliba.services.platform import Platform
+from joliba.storage.tables import TableError
+from joliba.storage.workspace_sql import list_tables
 from joliba.templates import write_starter, write_template
+
+log = logging.getLogger("joliba.demo")
 
 CODE = "malaria-report"
 
@@ -118,3 +133,48 @@ def finish_run(platform: Platform, run_id: uuid.UUID, timeout: float = 120) -> s
         return "unfinished"
     finally:
         runner.stop()
+
+
+#: The table the health-map run writes to the demo workspace's database.
+HEALTH_MAP_TABLE = "health_map"
+
+
+def dashboard_when_ready(
+    platform: Platform,
+    workspace: str,
+    done: Callable[[str], None],
+    *,
+    stopping: threading.Event,
+    timeout: float = 1800.0,
+) -> threading.Thread:
+    """A thread that builds the demo's Superset dashboard (``services.superset_demo``) once
+    the health-map run has written its table, then calls ``done`` with its page's path."""
+
+    def wait_and_build() -> None:
+        link = platform.superset
+        assert link is not None
+        deadline = time.monotonic() + timeout
+        while not stopping.is_set() and time.monotonic() < deadline:
+            try:
+                if _has_table(platform, workspace, HEALTH_MAP_TABLE) and link.api.healthy():
+                    dashboard = superset_demo.build(link, workspace, HEALTH_MAP_TABLE)
+                    done(f"/w/{workspace}/dashboards/{dashboard}")
+                    return
+            except (JolibaError, TableError) as exc:  # Superset restarting, say: again
+                log.warning("demo dashboard: %s", exc)
+            stopping.wait(2.0)
+
+    thread = threading.Thread(target=wait_and_build, name="joliba-demo-dashboard", daemon=True)
+    thread.start()
+    return thread
+
+
+def _has_table(platform: Platform, workspace: str, table: str) -> bool:
+    with platform.db.transaction(write=False) as session:
+        workspace_id = session.scalar(select(Workspace.id).where(Workspace.slug == workspace))
+    if workspace_id is None:
+        return False
+    target = platform.databases.target(workspace_id, writable=False)
+    if target.is_sqlite and not target.path.exists():
+        return False
+    return any(t.name == table for t in list_tables(target, counts=False))

@@ -22,8 +22,9 @@ $(SUPERSET_STAMP): $(STAMP)
 
 superset: $(SUPERSET_STAMP)
 
+# `make demo DEMO_ARGS=--with-superset` also starts Superset with a health-map dashboard.
 demo: $(STAMP)
-	$(BIN)/joliba demo
+	$(BIN)/joliba demo $(DEMO_ARGS)
 
 # Every core (pytest-xdist; idle workers steal queued tests, so no core waits at the end), in
 # a random order (pytest-randomly; the seed is printed).

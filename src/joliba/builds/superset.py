@@ -373,6 +373,9 @@ def config_text(
         "PREVENT_UNSAFE_DB_CONNECTIONS": False,
         "TALISMAN_ENABLED": True,
         "TALISMAN_CONFIG": talisman,
+        # Not the generic "session": cookies are shared by every port of a host, and
+        # Joliba or another site on this host must not overwrite Superset's.
+        "SESSION_COOKIE_NAME": "superset_session",
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,

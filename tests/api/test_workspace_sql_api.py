@@ -101,3 +101,15 @@ def test_exports_and_saved_queries(any_world: World) -> None:
     gone = admin.api.delete(f"/workspaces/{ws}/database/queries/{saved.json()['id']}")
     assert gone.status_code == 204
     assert viewer.api.get(f"/workspaces/{ws}/database/queries").json() == []
+
+
+def test_large_postgresql_tables_show_an_estimate_not_a_count(db_world: World) -> None:
+    admin = db_world.person()
+    ws = db_world.workspace(admin)
+    _sql(admin, ws, "CREATE TABLE big AS SELECT g AS n FROM generate_series(1, 1200000) AS g")
+    _sql(admin, ws, "CREATE TABLE small AS SELECT g AS n FROM generate_series(1, 10) AS g")
+    _sql(admin, ws, "ANALYZE big")
+    tables = {t["name"]: t for t in admin.api.get(f"/workspaces/{ws}/database/tables").json()}
+    assert tables["small"]["rows"] == 10 and tables["small"]["rows_estimated"] is False
+    assert tables["big"]["rows_estimated"] is True
+    assert 1_000_000 <= tables["big"]["rows"] <= 1_400_000  # statistics, near the truth

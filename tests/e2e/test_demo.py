@@ -1,4 +1,5 @@
-"""`joliba demo` as a new user runs it: a real server process whose printed credentials sign in."""
+"""`joliba demo` as a new user runs it: a real server process whose printed credentials sign in,
+and, started again with `--with-superset`, Superset beside it with the health map's dashboard."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from joliba.domain.runs import FINISHED
+from joliba.services import superset_demo
 from tests.api.test_dataset_tables import wait_profile
+from tests.conftest import CI
 from tests.fixtures.servers import wait_until_serving
+from tests.fixtures.superset import VENV as SUPERSET_VENV
+from tests.fixtures.superset import installed as superset_installed
 from tests.fixtures.waiting import eventually
 
 
@@ -64,62 +72,127 @@ def test_demo_serves_and_its_credentials_sign_in(
     # Nothing of the demo is left running: the emulator stopped with it.
     assert not reachable(dhis2_port)
 
-    # A second demo on the same home keeps one connection, pointed at its new emulator.
-    dhis2_port = free_port()
-    process, printed = start_demo(tmp_path, env, port, dhis2_port)
+    # A second demo on the same home keeps one connection, pointed at its new emulator; with
+    # --with-superset it also starts Superset and builds the health map's dashboard from the
+    # table the first one's run wrote.
+    need_superset()
+    dhis2_port, superset_port = free_port(), free_port()
+    env["JOLIBA_SUPERSET_VENV"] = str(SUPERSET_VENV)  # installed once for the whole suite
+    superset = ["--with-superset", f"--superset-port={superset_port}"]
+    process, printed = start_demo(tmp_path, env, port, dhis2_port, *superset)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as browser:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as browser:
             sign_in(browser, printed)
             check_dhis2_demo(browser, printed, dhis2_port)
             listed = browser.get("/api/v1/workspaces/demo/connections").json()
             assert [c["slug"] for c in listed["items"]] == ["dhis2-demo"]
+            check_superset_demo(browser, process, f"http://127.0.0.1:{superset_port}")
     finally:
         stop(process)
-    assert not reachable(dhis2_port)
+    # Nothing of the demo is left running: the emulator and Superset stopped with it.
+    assert not reachable(dhis2_port) and not reachable(superset_port)
+
+
+def need_superset() -> None:
+    if not superset_installed():
+        message = f"Superset is not installed in {SUPERSET_VENV} (make superset)"
+        (pytest.fail if CI else pytest.skip)(message)
+
+
+def check_superset_demo(browser: httpx.Client, process: Demo, superset: str) -> None:
+    """Superset beside the demo: the health map's dashboard is built, listed and embedded in
+    the workspace, and the admin, handed over by Joliba, sees the demo's database there with
+    the map's 72 districts."""
+    line = process.wait_for("  dashboard ", timeout=120)
+    assert f"  superset  {superset} (sign in through Joliba" in process.printed()
+    path = line.split()[1].removeprefix(str(browser.base_url).rstrip("/"))
+    assert re.fullmatch(r"/w/demo/dashboards/\d+", path), line
+    dashboard_id = int(path.rsplit("/", 1)[1])
+    (listed,) = browser.get("/api/v1/workspaces/demo/dashboards").json()
+    assert listed["id"] == dashboard_id and listed["title"] == superset_demo.TITLE
+    assert browser.get(path).status_code == 200
+    handed = browser.get("/superset/signin", params={"next": "/sqllab/"})
+    assert handed.status_code == 303
+    target = urlsplit(handed.headers["location"])
+    with httpx.Client(base_url=superset, timeout=60) as client:
+        assert client.get(f"{target.path}?{target.query}").status_code == 302
+        databases = client.get("/api/v1/database/").json()["result"]
+        assert [d["database_name"] for d in databases] == ["demo"]
+        charts = client.get(f"/api/v1/dashboard/{dashboard_id}/charts").json()["result"]
+        shown = {c["slice_name"]: c["form_data"]["viz_type"] for c in charts}
+        assert shown["District map, latest month"] == "deck_geojson"
+        csrf = client.get("/api/v1/security/csrf_token/").json()["result"]
+        data = client.post(
+            "/api/v1/sqllab/execute/",
+            json={
+                "database_id": databases[0]["id"],
+                # The map's own query: one coloured district each, of the latest month.
+                "sql": "SELECT count(*) AS districts, count(DISTINCT period) AS months "
+                f"FROM ({superset_demo.features_sql('health_map', sqlite=True)}) AS map",
+            },
+            headers={"X-CSRFToken": csrf, "Referer": superset},
+        )
+        assert data.json()["data"] == [{"districts": 72, "months": 1}], data.text
+
+
+class Demo:
+    """A ``joliba demo`` process and what it has printed so far (read by a thread)."""
+
+    def __init__(self, command: list[str], folder: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        assert self.process.stdout is not None
+        stdout = self.process.stdout
+        self.reader = threading.Thread(target=lambda: self.lines.extend(stdout), daemon=True)
+        self.reader.start()
+
+    def printed(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, start: str, timeout: float = 60) -> str:
+        """The first line printed that contains ``start``, once it is."""
+
+        def found() -> str | None:
+            line = next((line for line in list(self.lines) if start in line), None)
+            if line is None and self.process.poll() is not None:
+                raise AssertionError(f"the demo exited early:\n{self.printed()}")
+            return line
+
+        return eventually(found, timeout=timeout, interval=0.1, message=self.printed)
 
 
 def start_demo(
-    folder: Path, env: dict[str, str], port: int, dhis2_port: int
-) -> tuple[subprocess.Popen[str], str]:
+    folder: Path, env: dict[str, str], port: int, dhis2_port: int, *more: str
+) -> tuple[Demo, str]:
     """``joliba demo`` in ``folder``, and what it printed up to its DHIS2 line."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "joliba.cli.main",
-            "demo",
-            "--port",
-            str(port),
-            "--dhis2-port",
-            str(dhis2_port),
-        ],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    printed = ""
-    assert process.stdout is not None
-    while "dhis2 " not in printed:
-        line = process.stdout.readline()
-        if not line:
-            stop(process)
-            raise AssertionError(f"demo exited early: {printed}")
-        printed += line
-    return process, printed
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGINT)
+    command = [sys.executable, "-m", "joliba.cli.main", "demo", "--port", str(port)]
+    demo = Demo([*command, "--dhis2-port", str(dhis2_port), *more], folder, env)
     try:
-        process.wait(timeout=15)
+        demo.wait_for("dhis2 ")
+    except BaseException:
+        stop(demo)
+        raise
+    return demo, demo.printed()
+
+
+def stop(demo: Demo) -> None:
+    demo.process.send_signal(signal.SIGINT)
+    try:
+        demo.process.wait(timeout=40)
     except subprocess.TimeoutExpired:
-        process.kill()
+        demo.process.kill()
         raise AssertionError("the demo did not stop on Ctrl+C") from None
     finally:
-        if process.stdout is not None:
-            process.stdout.close()
+        demo.reader.join(5)
+        if demo.process.stdout is not None:
+            demo.process.stdout.close()
 
 
 def reachable(port: int) -> bool:

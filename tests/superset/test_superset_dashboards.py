@@ -110,3 +110,37 @@ def test_dashboards_are_listed_and_embedded_for_their_workspace_members_only(
             select(AuditEntry.action).where(AuditEntry.actor_email == viewer.email)
         ).all()
     assert "superset.dashboard_view" in actions
+
+
+def test_a_dashboard_that_also_reads_another_workspace_is_in_neither(
+    ss_world: World, ss_platform: Platform
+) -> None:
+    admin = ss_world.person()
+    mine, theirs = ss_world.workspace(admin), ss_world.workspace(admin)
+    write_health_map(ss_platform, mine)
+    write_health_map(ss_platform, theirs)
+    link = link_of(ss_platform)
+    dashboard_id = superset_demo.build(link, mine)
+    assert admin.api.get(f"/workspaces/{mine}/dashboards").json()[0]["id"] == dashboard_id
+
+    # Someone adds a chart of the other workspace's table to it in Superset.
+    other = link.database_id(theirs)
+    assert other is not None
+    dataset = link.dataset_id(other, "health_map")
+    params = {"datasource": f"{dataset}__table", "viz_type": "table", "query_mode": "raw"}
+    link.api.post(
+        "/api/v1/chart/",
+        {
+            "slice_name": "Theirs",
+            "viz_type": "table",
+            "datasource_id": dataset,
+            "datasource_type": "table",
+            "params": json.dumps({**params, "all_columns": ["name", "value"]}),
+            "dashboards": [dashboard_id],
+        },
+    )
+    link.forget_dashboards()
+    for slug in (mine, theirs):
+        assert admin.api.get(f"/workspaces/{slug}/dashboards").json() == []
+        token = admin.api.post(f"/workspaces/{slug}/dashboards/{dashboard_id}/guest-token")
+        assert token.status_code == 404

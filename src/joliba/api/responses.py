@@ -43,8 +43,8 @@ DESCRIPTIONS = {
     "`Retry-After` seconds",
     502: "A connection's server answered with an error or not at all",
     503: "Something the server needs is unavailable: the database, the storage, the "
-    "workspace-database server, or the run sandbox (pushing a version runs its code to read "
-    "its parameters)",
+    "workspace-database server, Superset, or the run sandbox (pushing a version runs its code "
+    "to read its parameters)",
 }
 
 #: Statuses only some operations answer, beyond what the rules above give.
@@ -73,6 +73,9 @@ EXTRA: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/workspaces/{ws}/database/query"): frozenset({503}),
     ("POST", "/workspaces/{ws}/database/export"): frozenset({503}),
     ("POST", "/workspaces/{ws}/database/loads"): frozenset({503}),
+    # Superset does not answer (without JOLIBA_SUPERSET_URL: 404).
+    ("GET", "/workspaces/{ws}/dashboards"): frozenset({503}),
+    ("POST", "/workspaces/{ws}/dashboards/{dashboard_id}/guest-token"): frozenset({503}),
 }
 
 

@@ -73,6 +73,7 @@ def list_tables(ws: str, actor: ActorDep, platform: PlatformDep) -> list[Databas
             name=t.name,
             columns=[DatabaseColumn(name=n, type=k) for n, k in t.columns],
             rows=t.rows,
+            rows_estimated=t.estimated,
         )
         for t in workspace_sql.tables(platform, actor, ws)
     ]

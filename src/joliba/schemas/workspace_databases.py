@@ -43,6 +43,10 @@ class DatabaseTable(Model):
     name: str
     columns: list[DatabaseColumn]
     rows: int
+    rows_estimated: bool = Field(
+        default=False,
+        description="rows is PostgreSQL's estimate, for tables of a million rows or more",
+    )
 
 
 class DatabaseRows(Model):

@@ -4,6 +4,7 @@ what a reader may read. The reads themselves, each recorded here, are
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -52,6 +53,34 @@ def record(
         rows=rows,
         bytes=size,
         client_ip=access.actor.client_ip[:64],
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record_follow(
+    session: Session,
+    dataset_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    *,
+    version: str,
+    file: str,
+    table: str,
+    rows: int,
+) -> DatasetAccess:
+    """The access log's entry for a load of a followed table (``services.table_loads``):
+    done by the server for the workspace, so it names the table and no person."""
+    entry = DatasetAccess(
+        dataset_id=dataset_id,
+        version_name=version,
+        file_name=file,
+        action=ReadKind.LOAD,
+        reader_workspace_id=workspace_id,
+        user_id=None,
+        via=f"table {table} kept in step"[:255],
+        rows=rows,
+        client_ip="",
     )
     session.add(entry)
     session.flush()

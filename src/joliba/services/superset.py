@@ -29,7 +29,7 @@ from sqlalchemy import select
 from joliba.builds.superset import SERVICE_USER, Keys
 from joliba.db.engine import Database
 from joliba.db.tables import Membership, User, Workspace
-from joliba.domain.errors import NotFound, Unavailable
+from joliba.domain.errors import NotFound
 from joliba.domain.permissions import Action
 from joliba.services import audit, units
 from joliba.services.actors import Actor
@@ -73,9 +73,10 @@ class SyncReport:
 
 
 def required(link: SupersetLink | None) -> SupersetLink:
-    """The server's Superset, or Unavailable saying how to set one up."""
+    """The server's Superset; without one, its dashboards are not found (saying how to set
+    one up). A Superset that is set up but does not answer is Unavailable."""
     if link is None:
-        raise Unavailable(
+        raise NotFound(
             "Superset is not set up on this server: see docs/bi.md (joliba superset install, "
             "joliba superset serve, JOLIBA_SUPERSET_URL)"
         )
@@ -249,14 +250,22 @@ class SupersetLink:
         return [r for r in rows if int(r.get("database", {}).get("id", -1)) == database_id]
 
     def _all_dashboards(self) -> list[tuple[Dashboard, frozenset[int]]]:
+        """Every dashboard with the databases its charts read: three listings, however
+        many dashboards there are (reused for DASHBOARDS_SECONDS)."""
         cached = self._dashboards
         if cached is not None and time.monotonic() - cached[0] < DASHBOARDS_SECONDS:
             return cached[1]
+        database_of = self._database_of_datasets()
+        used: dict[int, set[int]] = {}
+        charts = ["id", "datasource_id", "datasource_type", "dashboards.id"]
+        for chart in self.api.every("/api/v1/chart/", charts):
+            table = chart.get("datasource_type") == "table"
+            database = database_of.get(int(chart.get("datasource_id") or -1), -1) if table else -1
+            for dashboard in chart.get("dashboards") or []:
+                used.setdefault(int(dashboard["id"]), set()).add(database)
         found: list[tuple[Dashboard, frozenset[int]]] = []
         columns = ["id", "dashboard_title", "url", "published", "changed_on_delta_humanized"]
         for row in self.api.every("/api/v1/dashboard/", columns):
-            datasets = self.api.get(f"/api/v1/dashboard/{row['id']}/datasets").get("result", [])
-            used = frozenset(int(d["database"]["id"]) for d in datasets if d.get("database"))
             dashboard = Dashboard(
                 id=int(row["id"]),
                 title=str(row["dashboard_title"]),
@@ -264,9 +273,33 @@ class SupersetLink:
                 published=bool(row["published"]),
                 changed=str(row.get("changed_on_delta_humanized") or ""),
             )
-            found.append((dashboard, used))
+            found.append((dashboard, frozenset(used.get(dashboard.id, ()))))
         self._dashboards = (time.monotonic(), found)
         return found
+
+    def _database_of_datasets(self) -> dict[int, int]:
+        rows = self.api.every("/api/v1/dataset/", ["id", "database.id"])
+        return {int(r["id"]): int(r.get("database", {}).get("id", -1)) for r in rows}
+
+    def _reads_only(self, dashboard_id: int, database_id: int) -> bool:
+        """Whether everything the dashboard reads, its filters' datasets included, is in
+        that database: what a guest token for it opens, checked afresh before each one."""
+        datasets = self.api.get(f"/api/v1/dashboard/{dashboard_id}/datasets").get("result", [])
+        used = {int(d["database"]["id"]) for d in datasets if d.get("database")}
+        metadata = self.api.get(f"/api/v1/dashboard/{dashboard_id}")["result"]
+        filters = json.loads(metadata.get("json_metadata") or "{}").get(
+            "native_filter_configuration", []
+        )
+        filtered = {
+            int(target["datasetId"])
+            for item in filters
+            for target in item.get("targets", [])
+            if target.get("datasetId") is not None
+        }
+        if filtered:
+            database_of = self._database_of_datasets()
+            used |= {database_of.get(dataset, -1) for dataset in filtered}
+        return used == {database_id}
 
     def forget_dashboards(self) -> None:
         """Ask Superset again at the next listing (after a dashboard was made)."""
@@ -317,8 +350,15 @@ class SupersetLink:
         return str(answer["token"]), embedding
 
     def _of_workspace(self, actor: Actor, ws: str, dashboard_id: int) -> Dashboard:
-        for dashboard in self.dashboards(actor, ws):
-            if dashboard.id == dashboard_id:
+        with units.work(self.db, actor, ws, Action.DATABASE_READ) as (_session, access):
+            slug = access.workspace.slug
+        database_id = self.database_id(slug)
+        for dashboard in self.dashboards_of(slug):
+            if (
+                dashboard.id == dashboard_id
+                and database_id is not None
+                and self._reads_only(dashboard.id, database_id)
+            ):
                 return dashboard
         raise NotFound(f"dashboard {dashboard_id} is not one of this workspace's")
 

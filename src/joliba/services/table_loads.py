@@ -190,14 +190,16 @@ def refresh(platform: Platform) -> list[str]:
     done = []
     for item in behind:
         try:
-            _write(platform, item.workspace_id, item.sha256, item.kind, item.table, "replace")
+            rows = _write(
+                platform, item.workspace_id, item.sha256, item.kind, item.table, "replace"
+            )
         except Exception as exc:  # the next refresh tries again; the page shows why
             message = (exc.message if isinstance(exc, Invalid) else str(exc))[:2000]
             if message != item.error:  # said once, not at every refresh
                 log.warning("could not refresh table %s of %s: %s", item.table, item.slug, message)
             _mark(platform, item.follow_id, error=message)
             continue
-        _mark(platform, item.follow_id, version_id=item.version_id)
+        _mark(platform, item.follow_id, version_id=item.version_id, rows=rows)
         done.append(f"{item.slug}.{item.table}")
     return done
 
@@ -258,6 +260,7 @@ def _mark(
     follow_id: uuid.UUID,
     *,
     version_id: uuid.UUID | None = None,
+    rows: int = 0,
     error: str = "",
 ) -> None:
     with platform.db.transaction() as session:
@@ -269,6 +272,15 @@ def _mark(
             row.loaded_version_id, row.loaded_at = version_id, datetime.now(UTC)
         version = session.get(DatasetVersion, version_id) if version_id else None
         if version is not None:
+            dataset_access.record_follow(
+                session,
+                version.dataset_id,
+                row.workspace_id,
+                version=str(version.number),
+                file=row.file,
+                table=row.table,
+                rows=rows,
+            )
             audit.record(
                 session,
                 "database.load",

@@ -62,6 +62,13 @@ class TableInfo:
     name: str
     columns: list[tuple[str, str]]
     rows: int
+    #: ``rows`` is PostgreSQL's estimate (from its statistics), not a count.
+    estimated: bool = False
+
+
+#: From this many rows (by PostgreSQL's statistics) a table's rows are estimated, not counted:
+#: counting reads the whole table, and the Database page lists every table.
+ESTIMATE_FROM = 1_000_000
 
 
 class _Cancel:
@@ -159,12 +166,21 @@ def list_tables(target: Target, *, timeout: float = 10, counts: bool = True) -> 
     with _connect(target, timeout=timeout) as con:
         for name in _table_names(con, target):
             columns = _columns(con, target, name)
-            rows = 0
-            if counts:
-                counted = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()  # noqa: S608
-                rows = int(counted[0]) if counted else 0
-            found.append(TableInfo(name, list(columns.items()), rows))
+            rows, estimated = _row_count(con, target, name) if counts else (0, False)
+            found.append(TableInfo(name, list(columns.items()), rows, estimated))
     return found
+
+
+def _row_count(con: Any, target: Target, table: str) -> tuple[int, bool]:
+    if not target.is_sqlite:
+        guess = con.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+            (_quote(table),),
+        ).fetchone()
+        if guess is not None and guess[0] is not None and int(guess[0]) >= ESTIMATE_FROM:
+            return int(guess[0]), True
+    counted = con.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()  # noqa: S608
+    return (int(counted[0]) if counted else 0), False
 
 
 def _table_names(con: Any, target: Target) -> list[str]:

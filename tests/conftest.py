@@ -209,12 +209,28 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+@contextmanager
+def serving(platform: Platform) -> Iterator[LiveServer]:
+    """A live server of ``platform``'s app; as in production, its BASE_URL is then where
+    the server is reached (links, run processes)."""
+    with LiveServer(create_app(platform=platform)) as live:
+        platform.settings.base_url = live.url
+        yield live
+
+
+@contextmanager
+def world_of(platform: Platform, server: LiveServer) -> Iterator[World]:
+    """A World on ``platform`` whose clients it closes at the end."""
+    w = World(platform, server)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
 @pytest.fixture(scope="session")
 def server(platform: Platform) -> Iterator[LiveServer]:
-    app = create_app(platform=platform)
-    with LiveServer(app) as live:
-        # As in production, BASE_URL is where the server is reached (links, run processes).
-        platform.settings.base_url = live.url
+    with serving(platform) as live:
         yield live
 
 
@@ -337,9 +353,8 @@ class World:
 
 @pytest.fixture
 def world(platform: Platform, server: LiveServer) -> Iterator[World]:
-    w = World(platform, server)
-    yield w
-    w.close()
+    with world_of(platform, server) as w:
+        yield w
 
 
 @pytest.fixture(scope="session")
@@ -379,17 +394,15 @@ def db_platform(
 
 @pytest.fixture(scope="session")
 def db_server(db_platform: Platform) -> Iterator[LiveServer]:
-    with LiveServer(create_app(platform=db_platform)) as live:
-        db_platform.settings.base_url = live.url
+    with serving(db_platform) as live:
         yield live
 
 
 @pytest.fixture
 def db_world(db_platform: Platform, db_server: LiveServer) -> Iterator[World]:
     """A world whose workspaces each have a PostgreSQL database."""
-    w = World(db_platform, db_server)
-    yield w
-    w.close()
+    with world_of(db_platform, db_server) as w:
+        yield w
 
 
 @pytest.fixture(scope="session")

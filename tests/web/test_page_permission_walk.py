@@ -799,13 +799,6 @@ def ss_walk(ss_platform: Platform, ss_server: LiveServer) -> Iterator[Walk]:
     yield from _walk_on(ss_platform, ss_server)
 
 
-def _walk_of(request: pytest.FixtureRequest, page: Page) -> Walk:
-    """The walk ``page`` needs (the tests that call it take ``backend``, which both walks'
-    platforms are parametrised by, so that pytest knows the parameter)."""
-    walk: Walk = request.getfixturevalue("ss_walk" if page.superset else "walk")
-    return walk
-
-
 def _walk_on(platform: Platform, server: LiveServer) -> Iterator[Walk]:
     world = World(platform, server)
     admin = world.person()
@@ -971,11 +964,14 @@ def _check(
 # ----- The walks -----
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
-def test_page_answers_every_caller_as_the_policy_says(
-    request: pytest.FixtureRequest, backend: str, page: Page
-) -> None:
-    walk = _walk_of(request, page)
+#: The pages of Joliba alone, walked on the session's server (``walk``), and those that need a
+#: Superset, walked on a server beside the shared one (``ss_walk``). Each test below comes
+#: twice, one per walk, so that pytest keeps each module-scoped walk for all its pages.
+OWN_PAGES = [page for page in PAGES if not page.superset]
+SUPERSET_PAGES = [page for page in PAGES if page.superset]
+
+
+def _answers_as_the_policy_says(walk: Walk, page: Page) -> None:
     failures = [
         problem
         for caller in walk.callers
@@ -984,7 +980,18 @@ def test_page_answers_every_caller_as_the_policy_says(
     assert not failures, "\n" + "\n".join(failures)
 
 
-WORKSPACE_PAGES = [page for page in PAGES if isinstance(page.rule, Action)]
+@pytest.mark.parametrize("page", OWN_PAGES, ids=lambda page: page.name)
+def test_page_answers_every_caller_as_the_policy_says(walk: Walk, page: Page) -> None:
+    _answers_as_the_policy_says(walk, page)
+
+
+@pytest.mark.parametrize("page", SUPERSET_PAGES, ids=lambda page: page.name)
+def test_superset_page_answers_every_caller_as_the_policy_says(ss_walk: Walk, page: Page) -> None:
+    _answers_as_the_policy_says(ss_walk, page)
+
+
+def _workspace_pages(pages: list[Page]) -> list[Page]:
+    return [page for page in pages if isinstance(page.rule, Action)]
 
 
 def _set_archived(walk: Walk, archived: bool) -> None:
@@ -992,13 +999,9 @@ def _set_archived(walk: Walk, archived: bool) -> None:
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize("page", WORKSPACE_PAGES, ids=lambda page: page.name)
-def test_archived_workspace_refuses_every_change(
-    request: pytest.FixtureRequest, backend: str, page: Page
-) -> None:
+def _archived_refuses_every_change(walk: Walk, page: Page) -> None:
     """Members allowed to act get 409 for every action but reading and unarchiving; the
     others are refused as in a live workspace."""
-    walk = _walk_of(request, page)
     callers = [walk.caller(name) for name in ("viewer", "editor", "admin", "superuser")]
     calls = [page.prepare(walk.ctx, caller) for caller in callers]  # while it takes changes
     failures: list[str] = []
@@ -1014,16 +1017,23 @@ def test_archived_workspace_refuses_every_change(
     assert not failures, "\n" + "\n".join(failures)
 
 
-POST_PAGES = [page for page in PAGES if page.method == "POST"]
+@pytest.mark.parametrize("page", _workspace_pages(OWN_PAGES), ids=lambda page: page.name)
+def test_archived_workspace_refuses_every_change(walk: Walk, page: Page) -> None:
+    _archived_refuses_every_change(walk, page)
 
 
-@pytest.mark.parametrize("page", POST_PAGES, ids=lambda page: page.name)
-def test_post_without_the_csrf_token_is_refused(
-    request: pytest.FixtureRequest, backend: str, page: Page
-) -> None:
+@pytest.mark.parametrize("page", _workspace_pages(SUPERSET_PAGES), ids=lambda page: page.name)
+def test_archived_workspace_refuses_every_superset_change(ss_walk: Walk, page: Page) -> None:
+    _archived_refuses_every_change(ss_walk, page)
+
+
+def _posts(pages: list[Page]) -> list[Page]:
+    return [page for page in pages if page.method == "POST"]
+
+
+def _post_without_the_csrf_token_is_refused(walk: Walk, page: Page) -> None:
     """Without the form's token, or with a forged one, every post is refused before it acts
     (403): as an anonymous browser, and as the first of admin and superuser it would let in."""
-    walk = _walk_of(request, page)
     signed_in = next(
         c for c in (walk.caller("admin"), walk.caller("superuser")) if _allowed(page, c)
     )
@@ -1039,6 +1049,16 @@ def test_post_without_the_csrf_token_is_refused(
                     + shown
                 )
     assert not failures, "\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("page", _posts(OWN_PAGES), ids=lambda page: page.name)
+def test_post_without_the_csrf_token_is_refused(walk: Walk, page: Page) -> None:
+    _post_without_the_csrf_token_is_refused(walk, page)
+
+
+@pytest.mark.parametrize("page", _posts(SUPERSET_PAGES), ids=lambda page: page.name)
+def test_superset_post_without_the_csrf_token_is_refused(ss_walk: Walk, page: Page) -> None:
+    _post_without_the_csrf_token_is_refused(ss_walk, page)
 
 
 def test_an_api_token_does_not_sign_in_to_pages(walk: Walk) -> None:

@@ -26,10 +26,12 @@ superset: $(SUPERSET_STAMP)
 demo: $(STAMP)
 	$(BIN)/joliba demo $(DEMO_ARGS)
 
-# Every core (pytest-xdist; idle workers steal queued tests, so no core waits at the end), in
-# a random order (pytest-randomly; the seed is printed).
+# One worker more than there are cores (pytest-xdist; many tests wait on a subprocess or a
+# server, so a spare worker keeps the cores busy; idle workers steal queued tests), in a
+# random order (pytest-randomly; the seed is printed).
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 test: $(STAMP) $(SUPERSET_STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

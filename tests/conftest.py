@@ -374,9 +374,12 @@ def db_platform(
     home = tmp_path_factory.mktemp(f"home-db-{backend}")
     url = None
     if backend == "postgresql":
+        # A name of its own: pytest may tear this fixture down and make it again on the same
+        # cluster when it switches backends.
+        name = unique("joliba_metadata_")
         with psycopg.connect(pg_cluster.url(), autocommit=True) as con:
-            con.execute("CREATE DATABASE joliba_metadata")
-        url = pg_cluster.url("joliba_metadata")
+            con.execute(f'CREATE DATABASE "{name}"')
+        url = pg_cluster.url(name)
     wheels = home / "wheels"
     build_wheel(wheels)
     settings = make_settings(
@@ -390,6 +393,13 @@ def db_platform(
     upgrade(platform.db.engine)
     yield platform
     platform.close()
+
+
+def metadata_database(world: World) -> str:
+    """The name of the PostgreSQL database that holds ``world``'s metadata."""
+    url = world.platform.settings.database_url
+    assert url is not None and url.startswith("postgresql")
+    return url.rsplit("/", 1)[1]
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from joliba.services import users, workspaces
 from joliba.services.actors import Actor
 from joliba.services.workspace_databases import WorkspaceDatabases
 from joliba.storage.workspace_postgres import WorkspaceServer
-from tests.conftest import CI, PG_ADMIN_URL, Person, World, need_service, unique
+from tests.conftest import CI, PG_ADMIN_URL, Person, World, metadata_database, need_service, unique
 from tests.fixtures.pg_cluster import Cluster
 
 
@@ -95,7 +95,7 @@ def test_the_metadata_database_is_closed_to_workspace_roles(
         (a["read_only_user"], a["read_only_password"]),
     ):
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-            _connect(pg_cluster, "joliba_metadata", user, password)
+            _connect(pg_cluster, metadata_database(db_world), user, password)
 
 
 def test_passwords_are_shown_to_editors_only_and_each_reveal_is_audited(db_world: World) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.conftest import World
+from tests.conftest import World, metadata_database
 from tests.fixtures.pg_cluster import Cluster
 from tests.pipeline_helpers import log_messages, push, start_run, wait_for_run
 
@@ -18,7 +18,8 @@ from joliba import current_run, parameter, pipeline, workspace
 @pipeline(name="Reach")
 @parameter("other", type=str)
 @parameter("other_user", type=str)
-def reach(other, other_user):
+@parameter("metadata", type=str)
+def reach(other, other_user, metadata):
     frame = pl.DataFrame({"district": ["Bo", "Kono"], "cases": [12, 7]})
     current_run.log_info(f"wrote {workspace.write_table('cases', frame)} rows")
     url = workspace.database_url
@@ -27,7 +28,7 @@ def reach(other, other_user):
     password = credentials.rpartition(":")[2]
     attempts = {
         "other": f"{base}/{other}",
-        "metadata": f"{base}/joliba_metadata",
+        "metadata": f"{base}/{metadata}",
         "as-other": f"postgresql://{other_user}:{password}@{where}/{other}",
     }
     for name, target in attempts.items():
@@ -48,9 +49,9 @@ def test_a_run_reaches_its_workspace_database_and_no_other(
     mine = admin.api.get(f"/workspaces/{ws}/database", params={"reveal": "true"}).json()
     theirs = admin.api.get(f"/workspaces/{other}/database").json()
     push(admin.api, ws, "reach", REACH)
-    started = start_run(
-        admin.api, ws, "reach", {"other": theirs["database"], "other_user": theirs["user"]}
-    )
+    metadata = metadata_database(db_world)
+    values = {"other": theirs["database"], "other_user": theirs["user"], "metadata": metadata}
+    started = start_run(admin.api, ws, "reach", values)
     run = wait_for_run(admin.api, ws, started["id"], timeout=120)
     messages = log_messages(admin.api, ws, run["id"])
     assert run["state"] == "succeeded", messages

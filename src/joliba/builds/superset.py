@@ -378,7 +378,6 @@ def config_text(
         "SESSION_COOKIE_NAME": "superset_session",
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "MAPBOX_API_KEY": "",
         "SQLLAB_TIMEOUT": 300,
         "SUPERSET_WEBSERVER_TIMEOUT": 120,

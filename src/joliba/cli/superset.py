@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -120,6 +121,14 @@ def start_beside(settings: Settings, host: str, port: int) -> subprocess.Popen[b
 
     home = superset_home(settings)
     url = superset_url(settings, host, port)
+    if not port_free(host, port):
+        # Else another server there would answer /health, and look like this one.
+        raise _fail(
+            SupersetError(
+                f"{host}:{port} is taken (another Superset?): stop it, or choose another "
+                "port (--superset-port)"
+            )
+        )
     try:
         if home.installed_version() is None:
             console.print(f"Installing Superset in {home.venv} (once; about 900 MB)…")
@@ -150,6 +159,15 @@ def start_beside(settings: Settings, host: str, port: int) -> subprocess.Popen[b
         time.sleep(0.5)
     process.terminate()
     raise _fail(SupersetError(f"Superset did not answer on {url} within 180 s (see {log})"))
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @app.command("sync")

@@ -54,9 +54,6 @@ def write(source: Source, name: str, url: str, if_exists: str, key: list[str]) -
             _into_place(con, staged, name, source, geometry, key)
         else:
             _merge(con, staged, name, source, geometry, key, upsert=if_exists == "upsert")
-        # Statistics now, not at autovacuum's next pass: the planner, and the row count the
-        # Database page shows for large tables, read them.
-        con.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
         return rows
 
 

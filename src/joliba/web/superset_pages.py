@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from joliba.builds.superset import origin
 from joliba.domain.errors import Unavailable
@@ -42,15 +41,17 @@ def superset_signin(
     return RedirectResponse(link.signin_url(actor.user, safe_next(next)), status_code=303)
 
 
+# Plain functions: FastAPI runs them in its threads, where the database and Superset's API
+# are waited for without holding the event loop.
 @router.get("/w/{ws}/dashboards")
-async def dashboards_page(
+def dashboards_page(
     request: Request, platform: PlatformDep, actor: PageActor, link: Link, ws: str
 ) -> Response:
     with units.work(platform.db, actor, ws, Action.DATABASE_READ) as (_session, access):
         pass
     problem = ""
     try:
-        found = await run_in_threadpool(link.dashboards, actor, ws)
+        found = link.dashboards(actor, ws)
     except Unavailable as exc:
         found, problem = [], exc.message
     context = workspace_context(
@@ -60,7 +61,7 @@ async def dashboards_page(
 
 
 @router.get("/w/{ws}/dashboards/{dashboard_id}")
-async def dashboard_page(
+def dashboard_page(
     request: Request,
     platform: PlatformDep,
     actor: PageActor,
@@ -71,7 +72,7 @@ async def dashboard_page(
     with units.work(platform.db, actor, ws, Action.DATABASE_READ) as (_session, access):
         pass
     joliba = origin(platform.settings.base_url)
-    embedding = await run_in_threadpool(link.embedding, actor, ws, dashboard_id, joliba)
+    embedding = link.embedding(actor, ws, dashboard_id, joliba)
     context = workspace_context(access, "dashboards", embedding=embedding)
     response = render(request, "dashboard.html", context)
     # The dashboard is Superset's page in a frame: this page may frame that origin only.
@@ -80,9 +81,9 @@ async def dashboard_page(
 
 
 @router.post("/w/{ws}/dashboards/{dashboard_id}/guest-token")
-async def guest_token(
+def guest_token(
     platform: PlatformDep, actor: PageActor, link: Link, ws: str, dashboard_id: int
 ) -> Response:
     joliba = origin(platform.settings.base_url)
-    token, _ = await run_in_threadpool(link.guest_token, actor, ws, dashboard_id, joliba)
+    token, _ = link.guest_token(actor, ws, dashboard_id, joliba)
     return JSONResponse({"token": token}, headers={"cache-control": "no-store"})

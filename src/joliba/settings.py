@@ -370,11 +370,16 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def base_origin(self) -> str:
+        """BASE_URL's origin (``https://joliba.sante.ne``), as browsers send it."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
     def superset_frame_origins(self) -> list[str]:
         """The origins allowed to frame Superset: this server's and the extra ones."""
-        parts = urlsplit(self.base_url)
         extra = [p.strip() for p in self.superset_embed_origins.split(",") if p.strip()]
-        return [f"{parts.scheme}://{parts.netloc}", *extra]
+        return [self.base_origin, *extra]
 
     @field_validator("superset_home", "superset_venv")
     @classmethod

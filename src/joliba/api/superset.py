@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from joliba.builds.superset import origin
 from joliba.http.deps import ActorDep, PlatformDep
 from joliba.schemas.superset import DashboardOut, GuestToken
 from joliba.services.superset import required
@@ -32,6 +31,5 @@ def dashboard_guest_token(
     ws: str, dashboard_id: int, actor: ActorDep, platform: PlatformDep
 ) -> GuestToken:
     link = required(platform.superset)
-    joliba = origin(platform.settings.base_url)
-    token, embedding = link.guest_token(actor, ws, dashboard_id, joliba)
+    token, embedding = link.guest_token(actor, ws, dashboard_id, platform.settings.base_origin)
     return GuestToken(token=token, uuid=embedding.uuid, superset_url=embedding.superset_url)

@@ -200,7 +200,7 @@ class SupersetHome:
             joliba_url=joliba_url,
             superset_url=superset_url,
             metadata=self.metadata,
-            frame_origins=frame_origins or [origin(joliba_url)],
+            frame_origins=frame_origins or [_origin(joliba_url)],
         )
         fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -329,7 +329,7 @@ def _run(
         raise SupersetError(f"Superset {step} failed:\n{tail}")
 
 
-def origin(url: str) -> str:
+def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

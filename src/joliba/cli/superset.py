@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import typer
 
 from joliba.cli.common import console, errors, platform_work, server_settings
@@ -117,6 +116,8 @@ def start_beside(settings: Settings, host: str, port: int) -> subprocess.Popen[b
     """Superset as a child process (``joliba demo --with-superset``): installed first if it
     is not, set up, started, and answering ``/health`` when this returns. Its output goes
     to ``superset.log`` in its folder."""
+    import httpx
+
     from joliba.builds.superset import SupersetError
 
     home = superset_home(settings)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from joliba.client.archive import build
-from joliba.db.tables import PipelineRun, PipelineVersion, Workspace
+from joliba.db.tables import PipelineRun, PipelineVersion
 from joliba.domain.errors import JolibaError
 from joliba.domain.permissions import Action
 from joliba.domain.runs import FINISHED, Trigger
@@ -171,9 +171,7 @@ def dashboard_when_ready(
 
 def _has_table(platform: Platform, workspace: str, table: str) -> bool:
     with platform.db.transaction(write=False) as session:
-        workspace_id = session.scalar(select(Workspace.id).where(Workspace.slug == workspace))
-    if workspace_id is None:
-        return False
+        workspace_id = workspaces.by_slug(session, workspace).id
     target = platform.databases.target(workspace_id, writable=False)
     if target.is_sqlite and not target.path.exists():
         return False

@@ -126,16 +126,22 @@ class SupersetLink:
                 str(row["database_name"]): int(row["id"])
                 for row in self.api.every("/api/v1/database/", ["id", "database_name"])
             }
+            datasets = self._all_datasets()  # once per pass, for every workspace
             for workspace_id, slug in workspaces:
                 try:
-                    self._sync_workspace(workspace_id, slug, known, report)
+                    self._sync_workspace(workspace_id, slug, known, datasets, report)
                 except Exception as exc:  # one workspace's trouble stops no other's
                     log.warning("Superset sync of workspace %s failed: %s", slug, exc)
                     report.errors.append(f"{slug}: {exc}")
         return report
 
     def _sync_workspace(
-        self, workspace_id: uuid.UUID, slug: str, known: dict[str, int], report: SyncReport
+        self,
+        workspace_id: uuid.UUID,
+        slug: str,
+        known: dict[str, int],
+        all_datasets: list[dict[str, Any]],
+        report: SyncReport,
     ) -> None:
         target = self.databases.target(workspace_id, writable=False)
         if target.is_sqlite and not target.path.exists():
@@ -164,8 +170,9 @@ class SupersetLink:
             return
         datasets = {
             str(row["table_name"]): int(row["id"])
-            for row in self._datasets(database_id)
-            if not row.get("sql")  # virtual datasets (SQL) are people's, not tables'
+            for row in all_datasets
+            if _database_of(row) == database_id
+            and not row.get("sql")  # virtual datasets (SQL) are people's, not tables'
         }
         schema = "main" if target.is_sqlite else "public"
         for table in tables:
@@ -223,8 +230,9 @@ class SupersetLink:
         """The dashboards that draw only on workspace ``slug``'s database (no permission
         check: callers have made theirs)."""
         database_id = self.database_id(slug)
-        if database_id is None:
-            return []
+        return [] if database_id is None else self._dashboards_in(database_id)
+
+    def _dashboards_in(self, database_id: int) -> list[Dashboard]:
         return [
             dashboard
             for dashboard, used in self._all_dashboards()
@@ -240,14 +248,16 @@ class SupersetLink:
 
     def dataset_id(self, database_id: int, table: str) -> int | None:
         """The Superset id of the dataset on ``table`` in that database, if there is one."""
-        for row in self._datasets(database_id):
-            if row["table_name"] == table:
+        for row in self._all_datasets():
+            if _database_of(row) == database_id and row["table_name"] == table:
                 return int(row["id"])
         return None
 
-    def _datasets(self, database_id: int) -> list[dict[str, Any]]:
-        rows = self.api.every("/api/v1/dataset/", ["id", "table_name", "database.id", "sql"])
-        return [r for r in rows if int(r.get("database", {}).get("id", -1)) == database_id]
+    def _all_datasets(self) -> list[dict[str, Any]]:
+        return self.api.every("/api/v1/dataset/", ["id", "table_name", "database.id", "sql"])
+
+    def _database_of_datasets(self) -> dict[int, int]:
+        return {int(row["id"]): _database_of(row) for row in self._all_datasets()}
 
     def _all_dashboards(self) -> list[tuple[Dashboard, frozenset[int]]]:
         """Every dashboard with the databases its charts read: three listings, however
@@ -276,10 +286,6 @@ class SupersetLink:
             found.append((dashboard, frozenset(used.get(dashboard.id, ()))))
         self._dashboards = (time.monotonic(), found)
         return found
-
-    def _database_of_datasets(self) -> dict[int, int]:
-        rows = self.api.every("/api/v1/dataset/", ["id", "database.id"])
-        return {int(r["id"]): int(r.get("database", {}).get("id", -1)) for r in rows}
 
     def _reads_only(self, dashboard_id: int, database_id: int) -> bool:
         """Whether everything the dashboard reads, its filters' datasets included, is in
@@ -353,14 +359,16 @@ class SupersetLink:
         with units.work(self.db, actor, ws, Action.DATABASE_READ) as (_session, access):
             slug = access.workspace.slug
         database_id = self.database_id(slug)
-        for dashboard in self.dashboards_of(slug):
-            if (
-                dashboard.id == dashboard_id
-                and database_id is not None
-                and self._reads_only(dashboard.id, database_id)
-            ):
-                return dashboard
+        if database_id is not None:
+            for dashboard in self._dashboards_in(database_id):
+                if dashboard.id == dashboard_id and self._reads_only(dashboard.id, database_id):
+                    return dashboard
         raise NotFound(f"dashboard {dashboard_id} is not one of this workspace's")
+
+
+def _database_of(dataset: dict[str, Any]) -> int:
+    """The database id of a row of Superset's dataset listing (-1 when it names none)."""
+    return int((dataset.get("database") or {}).get("id", -1))
 
 
 def sign(claims: dict[str, Any], key: str) -> str:

@@ -13,10 +13,8 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
-from joliba.db.tables import Workspace
 from joliba.domain.errors import Invalid
+from joliba.services import workspaces
 from joliba.services.superset import SupersetLink
 
 TITLE = "Health map"
@@ -72,9 +70,7 @@ def build(link: SupersetLink, workspace: str, table: str = "health_map") -> int:
         if made.title == TITLE:
             return made.id
     with link.db.transaction(write=False) as session:
-        workspace_id = session.scalar(select(Workspace.id).where(Workspace.slug == workspace))
-    if workspace_id is None:
-        raise Invalid(f"there is no workspace {workspace!r}")
+        workspace_id = workspaces.by_slug(session, workspace).id
     link.sync()
     database_id = link.database_id(workspace)
     if database_id is None:

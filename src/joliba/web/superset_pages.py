@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from joliba.builds.superset import origin
 from joliba.domain.errors import Unavailable
 from joliba.domain.permissions import Action
 from joliba.http.deps import PlatformDep
@@ -48,10 +47,10 @@ def dashboards_page(
     request: Request, platform: PlatformDep, actor: PageActor, link: Link, ws: str
 ) -> Response:
     with units.work(platform.db, actor, ws, Action.DATABASE_READ) as (_session, access):
-        pass
+        slug = access.workspace.slug
     problem = ""
     try:
-        found = link.dashboards(actor, ws)
+        found = link.dashboards_of(slug)  # authorised just above
     except Unavailable as exc:
         found, problem = [], exc.message
     context = workspace_context(
@@ -71,8 +70,7 @@ def dashboard_page(
 ) -> Response:
     with units.work(platform.db, actor, ws, Action.DATABASE_READ) as (_session, access):
         pass
-    joliba = origin(platform.settings.base_url)
-    embedding = link.embedding(actor, ws, dashboard_id, joliba)
+    embedding = link.embedding(actor, ws, dashboard_id, platform.settings.base_origin)
     context = workspace_context(access, "dashboards", embedding=embedding)
     response = render(request, "dashboard.html", context)
     # The dashboard is Superset's page in a frame: this page may frame that origin only.
@@ -84,6 +82,5 @@ def dashboard_page(
 def guest_token(
     platform: PlatformDep, actor: PageActor, link: Link, ws: str, dashboard_id: int
 ) -> Response:
-    joliba = origin(platform.settings.base_url)
-    token, _ = link.guest_token(actor, ws, dashboard_id, joliba)
+    token, _ = link.guest_token(actor, ws, dashboard_id, platform.settings.base_origin)
     return JSONResponse({"token": token}, headers={"cache-control": "no-store"})
